@@ -16,6 +16,7 @@ _BACKENDS = {
     "reference": "quant.reference_backend",
     "numba": "quant.fast",
     "triton": "kernels.backend",
+    "accel": "sim.accel.functional",   # the accelerator model's functional datapath (sim/ registers no import here)
 }
 _INSTALL_HINT = {"numba": "pip install numba", "triton": "pip install 'semdialect-suite[gpu]' (triton)"}
 

@@ -34,6 +34,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # e.g. `sim estimate | head`
+        sys.stderr.close()
+        return 0
     except (CliError, QuantError, FileNotFoundError) as exc:
         msg = exc.args[0] if exc.args else str(exc)
         print(f"sim {args.command}: error: {msg}", file=sys.stderr)

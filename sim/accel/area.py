@@ -1,0 +1,57 @@
+"""Component areas: instance counts from the arch spec x per-instance areas from the energy table, node-scaled.
+
+Swappable: when rtl_models/data/area.csv exists (columns `component,area_um2`, areas at 45 nm from Yosys
+synthesis of the RTL), its rows replace the table entries of the same component name (e.g. `pe.mac4_lane`,
+`lut_unit.bank`) and the source reads "yosys".
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .energy import EnergyTable
+from .spec import ArchSpec
+
+YOSYS_AREA_CSV = Path(__file__).resolve().parents[2] / "rtl_models" / "data" / "area.csv"
+FOUR_BIT_MODES = ("dialect4", "fp4_scaled", "int4")
+
+
+def per_instance_areas(table: EnergyTable, csv_path: Path | None = YOSYS_AREA_CSV) -> tuple:
+    """(component -> um^2 at the table's node, component -> source), with Yosys overrides applied."""
+    areas, sources = dict(table.area_um2), {k: table.sources[k] for k in table.area_um2}
+    if csv_path is not None and Path(csv_path).is_file():
+        with open(csv_path, newline="") as f:
+            for row in csv.DictReader(f):
+                name = (row.get("component") or "").strip()
+                if name in areas and row.get("area_um2"):
+                    areas[name] = float(row["area_um2"])
+                    sources[name] = f"yosys ({csv_path})"
+    return areas, sources
+
+
+def instance_counts(arch: ArchSpec) -> dict:
+    """How many of each area-table component the design has, by component group."""
+    pe, modes = arch.pe_array, dict(arch.pe_array.mac_modes)
+    pes = pe.rows * pe.cols
+    lanes4 = max([modes[m] for m in FOUR_BIT_MODES if m in modes], default=0)
+    fp_lanes = max(modes.get("fp16", 0), modes.get("w4a16", 0))
+    lut = arch.lut_unit
+    return {
+        "pe_array": {"pe.mac4_lane": pes * lanes4, "pe.int8_lane": pes * modes.get("int8", 0) if not lanes4 else 0,
+                     "pe.fp16_lane": pes * fp_lanes, "pe.block_scaler": pes if lanes4 else 0},
+        # one decode LUT per 4-bit lane on each array edge: D dialects x 8 entries x 4 bits
+        "decode_lut": {"decode_lut.entry_bit": (pe.rows + pe.cols) * lanes4 * arch.decode_lut.max_dialects * 32},
+        "lut_unit": {"lut_unit.bank": lut.units * lut.banks if lanes4 else 0},
+        "vector_unit": {"vector_unit.lane": arch.vector_unit.lanes},
+    }
+
+
+def area_mm2(arch: ArchSpec, table: EnergyTable, csv_path: Path | None = YOSYS_AREA_CSV) -> dict:
+    """Area per component group in mm^2 at the design's node; SRAM from its bit count."""
+    _, af = table.factors(arch.technology.node_nm)
+    areas, _ = per_instance_areas(table, csv_path)
+    out = {group: sum(areas[c] * n for c, n in parts.items()) * af / 1e6
+           for group, parts in instance_counts(arch).items()}
+    for b in ("inputs", "weights", "outputs"):
+        out[f"sram_{b}"] = getattr(arch.global_buffer, b).size_bytes * 8 * areas["sram.bit"] * af / 1e6
+    return out

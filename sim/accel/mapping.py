@@ -1,0 +1,187 @@
+"""Mapping GEMMs onto the PE array: dataflows, tile choice within the buffers, and the tile-pipeline cycle formula.
+
+One parametrized implementation serves every dataflow: a `Dataflow` says which GEMM dimension is spread over the
+array rows, which over the columns and which streams in time, and whether the stationary operand is preloaded.
+Per fold (one array-sized piece of a tile) the pipeline takes
+    preload + T + (R - 1) + (C - 1) + pipeline_depth   cycles,
+T the temporal length, R - 1 and C - 1 the systolic skew to fill and drain the array, preload = R cycles for
+weight-stationary (weights shifted in row by row) and 0 for output-stationary (outputs drain while the next fold
+fills).  This is SCALE-Sim's systolic timing (Samajdar et al., ISPASS 2020; its demand matrices have exactly these
+rows per fold), plus the dialect PE's extra pipeline stages (decode, adder tree, block scaler).
+
+K is counted in steps: a PE consumes `macs_per_cycle` elements of K per cycle (a 32-element block in 4 cycles at 8).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .schema import SpecError
+from .spec import MIN_TILE_K, PSUM_BYTES, ArchSpec
+
+
+@dataclass(frozen=True)
+class Dataflow:
+    name: str
+    spatial_rows: str      # GEMM dim over array rows: "m" | "k" | "n"
+    spatial_cols: str
+    temporal: str
+    preload_stationary: bool
+    x_reads_per_col_fold: bool = True   # X is the row operand in both dataflows below
+    stationary_operand: str = "y"       # "y": outputs stay in the PEs (os); "w": weights do (ws)
+
+
+DATAFLOWS = {
+    "os": Dataflow("os", "m", "n", "k", preload_stationary=False, stationary_operand="y"),
+    "ws": Dataflow("ws", "k", "n", "m", preload_stationary=True, stationary_operand="w"),
+}
+
+
+def get_dataflow(name: str) -> Dataflow:
+    if name not in DATAFLOWS:
+        raise SpecError("", "pe_array.dataflow", f"unknown dataflow {name!r}; valid: {', '.join(DATAFLOWS)}")
+    return DATAFLOWS[name]
+
+
+def ceil_div(a, b):
+    return -(-np.asarray(a) // np.asarray(b))
+
+
+def tile_compute_cycles(m, n, k_steps, rows: int, cols: int, dataflow: str = "os", pipeline_depth: int = 0):
+    """Cycles for the PE array to compute one tile of m x n outputs over k_steps K-steps (array arguments
+    broadcast).  This is the hook the RTL cycle counts (rtl_models/cycles.py) are checked against."""
+    df = get_dataflow(dataflow)
+    dims = {"m": np.asarray(m), "n": np.asarray(n), "k": np.asarray(k_steps)}
+    sr, sc, t = dims[df.spatial_rows], dims[df.spatial_cols], dims[df.temporal]
+    folds = ceil_div(sr, rows) * ceil_div(sc, cols)
+    per_fold = t + (rows if df.preload_stationary else 0) + rows + cols - 2 + pipeline_depth
+    return np.where(folds > 0, folds * per_fold, 0)
+
+
+@dataclass(frozen=True)
+class GemmProblems:
+    """Arrays (one entry per distinct GEMM) of shapes, operand bytes per element and on-chip flags."""
+
+    m: np.ndarray
+    k: np.ndarray
+    n: np.ndarray
+    x_bytes: np.ndarray
+    w_bytes: np.ndarray
+    y_bytes: np.ndarray
+    macs_per_cycle: np.ndarray
+    x_onchip: np.ndarray
+    w_onchip: np.ndarray
+    y_onchip: np.ndarray
+
+
+def candidate_tiles(p: GemmProblems, arch: ArchSpec):
+    """Tile sizes per problem (P, C): Mt, Nt multiples of the array, Kt a power-of-two number of blocks or all of
+    K; loop order 0 = m outer, 1 = n outer.  Candidates that do not fit the buffers are masked out."""
+    R, C = arch.pe_array.rows, arch.pe_array.cols
+    a, b, c, o = np.meshgrid(np.arange(11), np.arange(11), np.arange(14), np.arange(2), indexing="ij")
+    a, b, c, o = (v.reshape(1, -1) for v in (a, b, c, o))
+    col = lambda v: np.asarray(v).reshape(-1, 1)
+    m, n, k = col(p.m), col(p.n), col(p.k)
+    mt = np.minimum(R << a, ceil_div(m, R) * R)
+    nt = np.minimum(C << b, ceil_div(n, C) * C)
+    kt = np.where(c == 13, k, np.minimum(MIN_TILE_K << c, k))
+    gb = arch.global_buffer
+    fits = ((mt * kt * col(p.x_bytes) <= gb.usable_bytes(gb.inputs))
+            & (nt * kt * col(p.w_bytes) <= gb.usable_bytes(gb.weights))
+            & (mt * nt * PSUM_BYTES <= gb.usable_bytes(gb.outputs)))
+    return mt, nt, kt, np.broadcast_to(o, mt.shape), fits
+
+
+def _classes(size, tile):
+    """Tile classes of one dimension: (sizes, counts) stacked on a leading axis of 2 (full tiles, edge tile)."""
+    full = size // tile
+    edge = size - full * tile
+    return np.stack([np.broadcast_to(tile, full.shape), edge]), np.stack([full, (edge > 0).astype(np.int64)])
+
+
+def gemm_cost(p: GemmProblems, arch: ArchSpec, dataflow: str, mt, nt, kt, order) -> dict:
+    """Cycles, DRAM and SRAM traffic of each GEMM (broadcast over candidate tilings).
+
+    Per tile: max(compute, memory) under double buffering, memory being the tile's share of the DRAM traffic
+    (operands it loads, amortized over the tiles that reuse them, plus its output); the first tile's load and the
+    last tile's store are exposed.  Aggregated per tile class (full / edge along M, N, K): 8 classes.
+    """
+    df, pe = get_dataflow(dataflow), arch.pe_array
+    col = lambda v: np.asarray(v).reshape(-1, *([1] * (np.ndim(mt) - 1)))
+    m, n, k, t = col(p.m), col(p.n), col(p.k), col(p.macs_per_cycle)
+    xb = np.where(col(p.x_onchip), 0.0, col(p.x_bytes))
+    wb = np.where(col(p.w_onchip), 0.0, col(p.w_bytes))
+    yb = np.where(col(p.y_onchip), 0.0, col(p.y_bytes))
+    nm, nn, nk = ceil_div(m, mt), ceil_div(n, nt), ceil_div(k, kt)
+    one_k = nk == 1
+    x_loads = np.where(order == 0, np.where(one_k, 1, nn), np.where(one_k & (nm == 1), 1, nn))
+    w_loads = np.where(order == 1, np.where(one_k, 1, nm), np.where(one_k & (nn == 1), 1, nm))
+    dram_x, dram_w, dram_y = m * k * xb * x_loads, n * k * wb * w_loads, m * n * yb
+    ms, mc = _classes(m, mt)
+    ns, nc = _classes(n, nt)
+    ks, kc = _classes(k, kt)
+    ms, mc = ms[:, None, None], mc[:, None, None]          # class axes (m, n, k) in front
+    ns, nc = ns[None, :, None], nc[None, :, None]
+    ks, kc = ks[None, None, :], kc[None, None, :]
+    count = mc * nc * kc
+    ksteps = ceil_div(ks, t)
+    comp = tile_compute_cycles(ms, ns, ksteps, pe.rows, pe.cols, dataflow, pe.pipeline_depth_cycles)
+    mem_bytes = (x_loads / nn) * ms * ks * xb + (w_loads / nm) * ns * ks * wb + ms * ns * yb / nk
+    bw = arch.dram_bytes_per_cycle
+    mem = mem_bytes / bw
+    steady = (count * np.maximum(comp, mem)).sum(axis=(0, 1, 2))
+    compute = (count * comp).sum(axis=(0, 1, 2))
+    # first tile: its load cannot overlap; last tile: its store cannot either
+    first_comp, first_mem = comp[0, 0, 0], mem[0, 0, 0]
+    m0, n0, k0 = np.minimum(mt, m), np.minimum(nt, n), np.minimum(kt, k)
+    first_load = (m0 * k0 * xb + n0 * k0 * wb) / bw
+    last_store = m0 * n0 * yb / bw
+    has_full = (mc[0, 0, 0] * nc[0, 0, 0] * kc[0, 0, 0]) > 0
+    first_comp = np.where(has_full, first_comp, tile_compute_cycles(m0, n0, ceil_div(k0, t), pe.rows, pe.cols,
+                                                                     dataflow, pe.pipeline_depth_cycles))
+    first_mem = np.where(has_full, first_mem, 0.0)
+    cycles = steady - np.maximum(first_comp, first_mem) + first_comp + first_load + last_store
+    sram = _sram_bytes(df, pe, count, ms, ns, ks, ksteps, col(p.x_bytes), col(p.w_bytes), col(p.y_bytes))
+    return dict(cycles=cycles, compute_cycles=compute, memory_cycles=(dram_x + dram_w + dram_y) / bw,
+                dram_read_bytes=dram_x + dram_w, dram_write_bytes=dram_y, dram_x_bytes=dram_x, dram_w_bytes=dram_w, tiles=count.sum(axis=(0, 1, 2)),
+                folds=(count * ceil_div(ms, pe.rows) * ceil_div(ns, pe.cols)).sum(axis=(0, 1, 2)), **sram)
+
+
+def _sram_bytes(df: Dataflow, pe, count, ms, ns, ks, ksteps, xb, wb, yb) -> dict:
+    """Buffer traffic from the array's feeding pattern.  X (the row operand) is re-read for every column fold.
+    Output-stationary: W is re-read for every row fold; partial sums leave the PEs once per K chunk.
+    Weight-stationary: W is read once per tile; partial sums (float32) are read and written per row fold."""
+    col_folds, row_folds = ceil_div(ns, pe.cols), ceil_div(ms, pe.rows)
+    x_read = count * ms * ks * xb * col_folds
+    if df.stationary_operand == "y":
+        w_read = count * ns * ks * wb * row_folds
+        psum = count * ms * ns * PSUM_BYTES
+    else:
+        w_read = count * ns * ks * wb
+        psum = count * ms * ns * PSUM_BYTES * ceil_div(ksteps, pe.rows)
+    tot = lambda a: a.sum(axis=(0, 1, 2))
+    return dict(sram_inputs_read_bytes=tot(x_read), sram_weights_read_bytes=tot(w_read),
+                sram_outputs_rw_bytes=tot(2 * psum), sram_outputs_final_bytes=tot(count * ms * ns * yb))
+
+
+# A tiling may cost up to 5 % more cycles than the fastest one if it moves less DRAM data: DRAM dominates the
+# energy of LPDDR-fed designs, and fill/drain overheads of bigger K chunks are that small.  [ours]
+TILING_CYCLE_SLACK = 0.05
+
+
+def choose_tiling(p: GemmProblems, arch: ArchSpec, dataflow: str) -> dict:
+    """Per problem: among tilings within TILING_CYCLE_SLACK of the fewest cycles, the least DRAM traffic."""
+    mt, nt, kt, order, fits = candidate_tiles(p, arch)
+    if not fits.any(axis=1).all():
+        bad = int(np.argmin(fits.any(axis=1)))
+        raise SpecError(arch.source_file, "global_buffer",
+                        f"no tile of GEMM {p.m[bad]}x{p.k[bad]}x{p.n[bad]} fits the buffers; enlarge them")
+    cost = gemm_cost(p, arch, dataflow, mt, nt, kt, order)
+    cyc = np.where(fits, cost["cycles"], np.inf)
+    near = cyc <= (1 + TILING_CYCLE_SLACK) * cyc.min(axis=1, keepdims=True)
+    best = np.argmin(np.where(near, cost["dram_read_bytes"] + cost["dram_write_bytes"], np.inf), axis=1)
+    pick = lambda a: np.take_along_axis(np.broadcast_to(a, mt.shape), best[:, None], axis=1)[:, 0]
+    out = {key: pick(v) for key, v in cost.items()}
+    out.update(mt=pick(mt), nt=pick(nt), kt=pick(kt), order=pick(order))
+    return out

@@ -1,0 +1,251 @@
+"""Workload traces: every op of a sampling run from shapes alone, one row per distinct op with a repeat count.
+
+A row is a quantized or FP GEMM (M x K x N, `batch` independent copies, e.g. attention heads), an online quantize
+op (the LUT unit) or a vector op (norms, softmax, RoPE, GELU, modulation, residual adds).  Rows are per block index
+(names as in MODEL.md, e.g. `double_blocks.3.img_attn.q_proj`); `repeat` multiplies them by steps x CFG branches.
+A full Open-Sora 2.0 run is about two thousand rows, never millions of objects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+import pandas as pd
+
+from .recipes import FP16_BITS, Recipe, get_recipe
+from .workload import ModelShape, model_shape
+
+QUANT_BLOCK = 32
+# Vector-unit operations per element [ours: counted from the math, one lane-op per add/mul/compare/exp]
+VECTOR_OPS = {
+    "layernorm": 5,      # mean (add), variance (sub, mul, add), normalize (sub, mul); no affine
+    "rmsnorm": 4,        # square, add, mul by rsqrt, mul by scale
+    "modulate": 2,       # x * (1 + scale) + shift
+    "gate_residual": 2,  # x + gate * y
+    "rope": 3,           # x * cos + rotate_half(x) * sin
+    "gelu_tanh": 8,      # x^3, two muls, add, tanh (~2), add, mul
+    "softmax": 5,        # max, sub, exp, sum, divide
+    "silu": 4,           # neg, exp, add, divide
+    "add": 1,
+    "residual": 2,       # R = X - DQ(Q(X)) for decomposition: dequantize (mul) and subtract
+    "colsum": 1,         # attention received (column sums of softmax) for salient tokens / SeDA anchors
+    "cfg_euler": 6,      # 3-branch guidance combination (4) and the Euler update x += dt * v (2)
+}
+COLUMNS = ("op", "kind", "group", "block", "m", "k", "n", "batch", "repeat", "mac_mode", "x_bits", "w_bits",
+           "y_bits", "x_onchip", "w_onchip", "y_onchip", "dialect_decode", "elems", "vec_op", "ops_per_elem",
+           "dialects_scanned", "consumer")
+
+
+@dataclass(frozen=True)
+class Trace:
+    model: ModelShape
+    recipe: Recipe
+    full_path: bool
+    ops: pd.DataFrame     # COLUMNS, one row per distinct op
+
+    def gemms(self) -> pd.DataFrame:
+        return self.ops[self.ops.kind == "gemm"]
+
+
+class _Rows:
+    """Collects rows; `repeat` is steps x branches for per-forward ops."""
+
+    def __init__(self, recipe: Recipe, repeat: int, dialects: int):
+        self.rows, self.recipe, self.repeat, self.dialects = [], recipe, repeat, dialects
+        self._pending_quant = None
+        self._last_ms = 0      # salient rows of the last quantized input (shared by q/k/v-style siblings)
+
+    def _add(self, **kw) -> int:
+        row = dict(op="", kind="", group="", block=-1, m=0, k=0, n=0, batch=1, repeat=self.repeat, mac_mode="",
+                   x_bits=0.0, w_bits=0.0, y_bits=FP16_BITS, x_onchip=False, w_onchip=False, y_onchip=False,
+                   dialect_decode=False, elems=0, vec_op="", ops_per_elem=0, dialects_scanned=0, consumer=-1)
+        row.update(kw)
+        self.rows.append(row)
+        return len(self.rows) - 1
+
+    def vector(self, op, vec_op, elems, group, block=-1, onchip=False, repeat=None):
+        self._add(op=op, kind="vector", group=group, block=block, elems=int(elems), vec_op=vec_op,
+                  ops_per_elem=VECTOR_OPS[vec_op], x_onchip=onchip, y_onchip=onchip,
+                  repeat=self.repeat if repeat is None else repeat)
+
+    def gemm(self, op, m, k, n, policy, group, block=-1, batch=1, **flags):
+        """policy: 'fp' (FP16), 'mod' (recipe weights, FP16 activations), 'quant' (recipe formats)."""
+        r = self.recipe
+        if policy == "quant" and r.quantizes_activations:
+            mode, xb, wb = r.mac_mode, r.act_bits, r.weight_bits
+        elif policy in ("quant", "mod") and r.weight_format != "fp16":
+            mode, xb, wb = "w4a16", FP16_BITS, r.weight_bits
+        else:
+            mode, xb, wb = "fp16", FP16_BITS, FP16_BITS
+        idx = self._add(op=op, kind="gemm", group=group, block=block, m=m, k=k, n=n, batch=batch, mac_mode=mode,
+                        x_bits=xb, w_bits=wb, dialect_decode=mode in ("dialect4", "fp4_scaled", "w4a16")
+                        and r.weight_format != "fp16", **flags)
+        if self._pending_quant is not None and mode not in ("fp16", "w4a16"):
+            self.rows[self._pending_quant]["consumer"] = idx
+        self._pending_quant = None
+        return idx
+
+    def quantize(self, op, m, k, group, block=-1, extra_rows=True):
+        """Online activation quantization of an (m, k) input (LUT unit); with decomposition, also the residual
+        of the salient rows (vector op + second quantize) and, for each consuming GEMM, extra rows."""
+        if not self.recipe.quantizes_activations:
+            return 0
+        self._pending_quant = self._add(op=op, kind="quantize", group=group, block=block, m=m, k=k,
+                                        elems=m * k, dialects_scanned=self.dialects)
+        ms = ceil(self.recipe.decomp_fraction * m) if extra_rows else 0
+        if ms:
+            pending = self._pending_quant
+            self.vector(f"{op}.residual", "residual", ms * k, group, block, onchip=True)
+            self._add(op=f"{op}.residual_quantize", kind="quantize", group=group, block=block, m=ms, k=k,
+                      elems=ms * k, dialects_scanned=self.dialects)
+            self._pending_quant = pending
+        return ms
+
+    def decomp_gemm(self, op, ms, k, n, group, block):
+        """Residual rows of a decomposed GEMM: same weight tiles (already on chip), their own accumulators."""
+        if ms:
+            self.gemm(f"{op}.decomp", ms, k, n, "quant", group, block, w_onchip=True)
+
+
+def build_trace(model="opensora2-256px", recipe="semanticdialect", full_path: bool = False,
+                decomp_fraction: float | None = None, steps: int | None = None,
+                branches: int | None = None) -> Trace:
+    """Every op of a sampling run.  full_path quantizes the attention matmuls too."""
+    shape = model_shape(model)
+    rec = get_recipe(recipe)
+    if decomp_fraction is not None:
+        from dataclasses import replace
+        rec = replace(rec, decomp_fraction=float(decomp_fraction))
+    steps = shape.steps if steps is None else steps
+    branches = shape.cfg_branches if branches is None else branches
+    rows = _Rows(rec, steps * branches, rec.book_size)   # SeDA's narrower search is applied by the engine
+    _embedders(rows, shape)
+    for i in range(shape.depth_double):
+        _double_block(rows, shape, i, full_path)
+    for j in range(shape.depth_single):
+        _single_block(rows, shape, j, full_path)
+    _final(rows, shape)
+    rows.vector("sampler.cfg_euler", "cfg_euler", shape.video_tokens * shape.in_channels, "sampler", repeat=steps)
+    ops = pd.DataFrame(rows.rows, columns=list(COLUMNS))
+    return Trace(shape, rec, full_path, ops)
+
+
+def _embedders(rows: _Rows, s: ModelShape):
+    h, lv = s.hidden, s.video_tokens
+    rows.gemm("img_in", lv, s.in_channels, h, "fp", "embed")
+    if s.cond_channels:
+        rows.gemm("cond_in", lv, s.cond_channels, h, "fp", "embed")
+        rows.vector("img_in.add_cond", "add", lv * h, "embed")
+    rows.gemm("txt_in", s.text_tokens, s.context_dim, h, "fp", "embed")
+    rows.gemm("time_in.in_layer", 1, s.time_freq_dim, h, "fp", "embed")
+    rows.vector("time_in.silu", "silu", h, "embed", onchip=True)
+    rows.gemm("time_in.out_layer", 1, h, h, "fp", "embed")
+    rows.gemm("vector_in.in_layer", 1, s.vec_dim, h, "fp", "embed")
+    rows.vector("vector_in.silu", "silu", h, "embed", onchip=True)
+    rows.gemm("vector_in.out_layer", 1, h, h, "fp", "embed")
+    rows.vector("vec.add", "add", h, "embed", onchip=True)
+
+
+def _modulation(rows, name, s, chunks, group, block):
+    rows.vector(f"{name}.silu", "silu", s.hidden, group, block, onchip=True)
+    rows.gemm(f"{name}.lin", 1, s.hidden, chunks * s.hidden, "mod", group, block)
+
+
+def _attention(rows: _Rows, prefix: str, s: ModelShape, group, block, full_path: bool):
+    """Joint attention over all tokens, fused (flash-style): scores and probabilities stay on chip."""
+    L, hd, heads = s.tokens, s.head_dim, s.heads
+    policy = "quant" if full_path else "fp"
+    rows.vector(f"{prefix}.rope", "rope", 2 * L * s.hidden, group, block)
+    if full_path:
+        rows.quantize(f"{prefix}.qk_quantize", L, s.hidden, group, block, extra_rows=False)
+    rows.gemm(f"{prefix}.qk", L, hd, L, policy, group, block, batch=heads, y_onchip=True)
+    rows.vector(f"{prefix}.softmax", "softmax", heads * L * L, group, block, onchip=True)
+    if rows.recipe.decomp_fraction > 0 or rows.recipe.seda:
+        rows.vector(f"{prefix}.colsum", "colsum", heads * L * L, group, block, onchip=True)
+    if full_path:
+        rows.quantize(f"{prefix}.pv_quantize", heads * L, L, group, block, extra_rows=False)
+    rows.gemm(f"{prefix}.pv", L, L, hd, policy, group, block, batch=heads, x_onchip=True)
+
+
+def _linear(rows, name, m, k, n, group, block, quant_input=True):
+    ms = rows.quantize(f"{name}.quantize", m, k, group, block) if quant_input else rows._last_ms
+    rows._last_ms = ms
+    rows.gemm(name, m, k, n, "quant", group, block)
+    rows.decomp_gemm(name, ms, k, n, group, block)
+
+
+def _double_block(rows: _Rows, s: ModelShape, i: int, full_path: bool):
+    g, h, f = "double", s.hidden, s.mlp_hidden
+    p = f"double_blocks.{i}"
+    lens = {"img": s.video_tokens, "txt": s.text_tokens}
+    for st, ls in lens.items():
+        _modulation(rows, f"{p}.{st}_mod", s, 6, g, i)
+        rows.vector(f"{p}.{st}_norm1", "layernorm", ls * h, g, i)
+        rows.vector(f"{p}.{st}_modulate1", "modulate", ls * h, g, i)
+        for j, proj in enumerate(("q_proj", "k_proj", "v_proj")):
+            _linear(rows, f"{p}.{st}_attn.{proj}", ls, h, h, g, i, quant_input=(j == 0))
+        rows.vector(f"{p}.{st}_attn.norm", "rmsnorm", 2 * ls * h, g, i)
+    _attention(rows, f"{p}.attn", s, g, i, full_path)
+    for st, ls in lens.items():
+        _linear(rows, f"{p}.{st}_attn.proj", ls, h, h, g, i)
+        rows.vector(f"{p}.{st}_gate_residual1", "gate_residual", ls * h, g, i)
+        rows.vector(f"{p}.{st}_norm2", "layernorm", ls * h, g, i)
+        rows.vector(f"{p}.{st}_modulate2", "modulate", ls * h, g, i)
+        _linear(rows, f"{p}.{st}_mlp.0", ls, h, f, g, i)
+        rows.vector(f"{p}.{st}_mlp.gelu", "gelu_tanh", ls * f, g, i)
+        _linear(rows, f"{p}.{st}_mlp.2", ls, f, h, g, i)
+        rows.vector(f"{p}.{st}_gate_residual2", "gate_residual", ls * h, g, i)
+
+
+def _single_block(rows: _Rows, s: ModelShape, j: int, full_path: bool):
+    g, h, f, L = "single", s.hidden, s.mlp_hidden, s.tokens
+    p = f"single_blocks.{j}"
+    _modulation(rows, f"{p}.modulation", s, 3, g, j)
+    rows.vector(f"{p}.pre_norm", "layernorm", L * h, g, j)
+    rows.vector(f"{p}.modulate", "modulate", L * h, g, j)
+    _linear(rows, f"{p}.q_proj", L, h, h, g, j)
+    _linear(rows, f"{p}.k_proj", L, h, h, g, j, quant_input=False)
+    _linear(rows, f"{p}.v_mlp", L, h, h + f, g, j, quant_input=False)
+    rows.vector(f"{p}.norm", "rmsnorm", 2 * L * h, g, j)
+    _attention(rows, f"{p}.attn", s, g, j, full_path)
+    rows.vector(f"{p}.mlp.gelu", "gelu_tanh", L * f, g, j)
+    _linear(rows, f"{p}.linear2", L, h + f, h, g, j)
+    rows.vector(f"{p}.gate_residual", "gate_residual", L * h, g, j)
+
+
+def _final(rows: _Rows, s: ModelShape):
+    h, lv = s.hidden, s.video_tokens
+    rows.vector("final_layer.silu", "silu", h, "final", onchip=True)
+    rows.gemm("final_layer.adaLN_modulation.1", 1, h, 2 * h, "fp", "final")
+    rows.vector("final_layer.norm", "layernorm", lv * h, "final")
+    rows.vector("final_layer.modulate", "modulate", lv * h, "final")
+    rows.gemm("final_layer.linear", lv, h, s.in_channels, "fp", "final")
+
+
+def format_recipe(fmt: str) -> Recipe:
+    """The recipe whose activations and weights use element format `fmt` (fp16 for FP)."""
+    from .recipes import RECIPES
+    for r in RECIPES.values():
+        if r.act_format == fmt and r.weight_format == fmt and r.decomp_fraction == 0:
+            return r
+    for r in RECIPES.values():
+        if r.act_format == fmt and r.weight_format == fmt:
+            from dataclasses import replace
+            return replace(r, decomp_fraction=0.0, seda=False)
+    fmts = sorted({r.act_format for r in RECIPES.values() if r.act_format == r.weight_format})
+    from quant.errors import UnknownNameError
+    raise UnknownNameError("format", fmt, fmts)
+
+
+def gemm_trace(m: int, k: int, n: int, fmt: str = "dialectfp4-32", quantize_input: bool = True) -> Trace:
+    """A one-GEMM trace (Y = X W^T, X m x k, W n x k) in format `fmt`, with its online input quantization."""
+    for name, v in (("m", m), ("k", k), ("n", n)):
+        if int(v) < 1:
+            from quant.errors import ShapeError
+            raise ShapeError(f"GEMM dimension {name} must be a positive integer, got {v}")
+    rec = format_recipe(fmt)
+    rows = _Rows(rec, 1, rec.book_size)
+    if quantize_input:
+        rows.quantize("gemm.quantize", m, k, "gemm")
+    rows.gemm("gemm", m, k, n, "quant", "gemm")
+    return Trace(None, rec, False, pd.DataFrame(rows.rows, columns=list(COLUMNS)))

@@ -1,0 +1,44 @@
+"""`sim estimate`: latency, energy (by component) and area of a whole sampling run from shapes alone."""
+from __future__ import annotations
+
+import json
+import time
+
+from ..cli import CliError
+
+
+def register(sub):
+    p = sub.add_parser("estimate", help="latency, energy and area of a whole sampling run on a design")
+    p.add_argument("--workload", default="opensora2-256px", help="opensora2-256px, opensora2-768px or tiny")
+    p.add_argument("--arch", default="edge", help="design name (edge, edge-large, int8-systolic) or YAML path")
+    p.add_argument("--recipe", default="semanticdialect", help="quantization recipe (see sim.accel.recipes)")
+    p.add_argument("--dataflow", choices=("os", "ws"), default=None, help="default: the design's")
+    p.add_argument("--full-path", action="store_true", help="quantize the attention matmuls too")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from sim.accel.estimate import estimate
+    from sim.accel.schema import SpecError
+    t0 = time.perf_counter()
+    try:
+        est = estimate(args.workload, args.arch, args.recipe, args.dataflow, full_path=args.full_path)
+    except (SpecError, KeyError) as exc:
+        raise CliError(str(exc.args[0] if exc.args else exc)) from None
+    rep = est.summary()
+    rep["simulated_in_s"] = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps(rep, indent=2))
+        return 0
+    print(f"{rep['workload']} on {rep['arch']} ({rep['dataflow']}), recipe {rep['recipe']}: "
+          f"{rep['ops']} distinct ops, {rep['op_instances']} op instances, simulated in {rep['simulated_in_s']:.2f} s")
+    print(f"  latency {rep['latency_s']:.4g} s   energy {rep['energy_j']:.4g} J   area {rep['area_total_mm2']:.3f} mm^2")
+    for title, key, unit in (("latency by op kind", "latency_by_kind_s", "s"),
+                             ("energy by component", "energy_by_component_j", "J"),
+                             ("area by component", "area_mm2", "mm^2"),
+                             ("time share by bottleneck", "time_share_by_bottleneck", "")):
+        print(f"  {title}:")
+        for k, v in rep[key].items():
+            print(f"    {k:<20}{v:>14.4g} {unit}")
+    return 0
