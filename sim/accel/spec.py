@@ -185,12 +185,24 @@ def resolve_arch_path(name_or_path) -> Path:
     raise SpecError(name_or_path, "", f"no such design or file; shipped designs: {', '.join(arch_names())}")
 
 
-def load_arch(name_or_path="edge") -> ArchSpec:
+def load_arch(name_or_path="edge", overrides: dict | None = None) -> ArchSpec:
+    """Load a design; `overrides` (nested dict, e.g. {"pe_array": {"rows": 32}}) is merged over the YAML before
+    validation, so a sweep point is checked exactly like a file (errors name the file and the field)."""
     path = resolve_arch_path(name_or_path)
-    data = validate(load_yaml(path), ARCH_SCHEMA, path)
-    spec = _build(data, str(path))
+    raw = load_yaml(path)
+    if overrides:
+        raw = _merged(raw, overrides)
+    data = validate(raw, ARCH_SCHEMA, path)
+    spec = _build(data, str(path) + (" (with sweep overrides)" if overrides else ""))
     check_fits_a_tile(spec)
     return spec
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(base[k], v) if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return out
 
 
 def _build(d: dict, source: str) -> ArchSpec:
