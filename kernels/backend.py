@@ -1,0 +1,239 @@
+"""The "triton" back end of `quant` (quant/backends.py maps the name here): host wrappers around the kernels.
+
+    quant.quantize(x, fmt, backend="triton")   -> quantize(x, fmt_object, ...)
+    quant.qgemm(qx, qw, backend="triton")      -> qgemm(qx, qw, ...)
+
+Inputs are NumPy arrays and QTensors; they are copied to torch tensors on the kernels' device ("cuda" when a GPU
+is visible, otherwise CPU tensors run by Triton's interpreter) and results come back as NumPy, bit-identical to
+the reference back end.
+
+What runs where:
+- dialect formats: `lut_argmin` (optionally restricted by `allowed`, SeDA's sub-formatbooks), `two_stage`, and
+  `exact_mse` on a single-dialect book (that is MXFP4's nearest-E2M1 rounding) run in kernels;
+- `exact_mse` on a multi-dialect book runs on the host (the NumPy reference): it is the *offline weight* selector,
+  so weights are quantized once, and its float64 summed-squared-error order would need fp64 without FMA on the
+  device to stay bit-exact;
+- float-scaled formats (nvfp4, int4_g32, int4_g128, int8) run in kernels;
+- the non-finite check runs on the device before the kernel (an error names tensor, row and block);
+- `decompose` (activation decomposition) is one fused kernel for dialect formats (kernels/decompose.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from quant.blocks import FLT_MAX, NONFINITE_MODES
+from quant.errors import NonFiniteError, QuantError, ShapeError
+from quant.gemm import OVERFLOW_ABOVE, _bias, _residual_rows, check_operands
+from quant.qtensor import QTensor, unpack_nibbles
+from quant.registry import POW2, DialectFormat, ScaledIntFormat, get_format
+from quant.selectors import get_selector
+
+from ._env import DEVICE, require_triton
+
+require_triton()
+from .gemm import launch_qgemm  # noqa: E402
+from .quantize import LUT_ARGMIN, NEAREST, TWO_STAGE, launch_dialect_quantize, launch_scaled_quantize  # noqa: E402
+
+_KERNEL_MODES = {"lut_argmin": LUT_ARGMIN, "two_stage": TWO_STAGE}
+HOST_SELECTORS = ("exact_mse",)   # offline (weight) selectors that run on the host for multi-dialect books
+
+
+def device() -> str:
+    """Where the kernels run: "cuda", or "cpu" (Triton interpreter)."""
+    return DEVICE
+
+
+def decompose(x2d, fmt, salient_rows, **kw):
+    """Fused activation decomposition (kernels.decompose.decompose): (qx, qr), as quant.decompose.decompose."""
+    from .decompose import decompose as fused
+    return fused(x2d, fmt, salient_rows, **kw)
+
+
+# ---- inputs ---------------------------------------------------------------------------------------------------
+def to_device_2d(x, block: int, tensor: str = "x", nonfinite: str = "raise", sanitize: bool = True) -> torch.Tensor:
+    """(..., K) float array or torch tensor -> contiguous float32 (R, K) tensor on the kernels' device, after the
+    same checks as quant.blocks.as_blocks (shape, dtype, block, non-finite values; 'saturate' clamps +-inf and
+    zeroes NaN, unless sanitize=False: then the caller's kernel does it).  A torch tensor already on the device
+    is not copied through the host."""
+    shape, floating = (tuple(x.shape), x.is_floating_point()) if torch.is_tensor(x) else (
+        np.shape(x), np.issubdtype(np.asarray(x).dtype, np.floating))
+    if len(shape) < 1 or shape[-1] == 0:
+        raise ShapeError(f"tensor {tensor!r}: need at least one element along the last (reduction) axis, "
+                         f"got shape {shape}")
+    if not floating:
+        raise ShapeError(f"tensor {tensor!r}: need a floating-point array, got dtype {getattr(x, 'dtype', None)}")
+    if block <= 0:
+        raise ShapeError(f"block size must be positive, got {block}")
+    if nonfinite not in NONFINITE_MODES:
+        raise ShapeError(f"nonfinite must be one of {NONFINITE_MODES}, got {nonfinite!r}")
+    k = shape[-1]
+    if torch.is_tensor(x):
+        xt = x.detach().to(device=DEVICE, dtype=torch.float32).reshape(-1, k).contiguous()
+    else:
+        xt = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32).reshape(-1, k), device=DEVICE)
+    bad = ~torch.isfinite(xt)
+    if bool(bad.any()):
+        if nonfinite == "saturate":
+            if not sanitize:
+                return xt
+            return torch.where(torch.isnan(xt), 0.0, xt.clamp(-FLT_MAX, FLT_MAX)).contiguous()
+        flat = int(torch.nonzero(bad.reshape(-1))[0, 0])        # row-major = the reference's (row, block, i) order
+        r, c = divmod(flat, k)
+        raise NonFiniteError(tensor, r, c // block, float(xt[r, c]))
+    return xt
+
+
+def _shape(x) -> tuple:
+    return tuple(x.shape) if torch.is_tensor(x) else tuple(np.shape(x))
+
+
+def _allowed_tensor(allowed, r: int, nb: int, d: int):
+    """`allowed` (bool, broadcastable to (R, nb, D)) as a uint8 tensor expanded with zero strides (no copy)."""
+    if allowed is None:
+        return None
+    a = np.asarray(allowed, dtype=bool)
+    if a.ndim > 3:
+        raise ShapeError(f"allowed must broadcast to (rows, blocks, D) = {(r, nb, d)}, got shape {a.shape}")
+    a = a.reshape((1,) * (3 - a.ndim) + a.shape)
+    try:
+        np.broadcast_shapes(a.shape, (r, nb, d))
+    except ValueError:
+        raise ShapeError(f"allowed must broadcast to (rows, blocks, D) = {(r, nb, d)}, got shape {a.shape}") from None
+    if not a.any(axis=-1).all():
+        raise ValueError("`allowed` leaves some block with no dialect to choose from")
+    return torch.as_tensor(a.astype(np.uint8), device=DEVICE).expand(r, nb, d)
+
+
+# ---- quantize -------------------------------------------------------------------------------------------------
+def quantize(x, fmt, selector=None, block=None, tensor="x", nonfinite="raise", allowed=None, **knobs) -> QTensor:
+    """Block-quantize `x` with the kernels; same contract and result bits as the reference back end."""
+    f = get_format(fmt)
+    if isinstance(f, DialectFormat):
+        return _quantize_dialect(x, f, selector, block, tensor, nonfinite, allowed, knobs)
+    if isinstance(f, ScaledIntFormat):
+        if selector not in (None, "nearest") or allowed is not None or knobs:
+            raise QuantError(f"format {f.name} has fixed round-to-nearest-even encoding; it takes no selector "
+                             f"or selector knobs (got selector={selector!r}, knobs={sorted(knobs)})")
+        return _quantize_scaled(x, f, block, tensor, nonfinite)
+    raise QuantError(f"triton back end: no kernel for format {getattr(f, 'name', f)!r} of type {type(f).__name__}; "
+                     f"kernels cover DialectFormat and ScaledIntFormat")
+
+
+def _dialect_mode(f: DialectFormat, sel_name: str, allowed, knobs):
+    """Kernel mode for (format, selector), or None when the selector runs on the host (documented above)."""
+    book = f.book
+    if sel_name == "exact_mse":
+        return NEAREST if book.size == 1 else None
+    if sel_name not in _KERNEL_MODES:
+        raise QuantError(f"triton back end: no kernel for selector {sel_name!r}; kernel selectors: "
+                         f"{sorted(_KERNEL_MODES)}, host-side: {list(HOST_SELECTORS)}")
+    if sel_name == "two_stage":
+        if allowed is not None:
+            raise ValueError("two_stage does not support restricted (sub-formatbook) selection; use lut_argmin")
+        mags = book.magnitudes
+        if book.size % 2 or np.any(mags[0::2, 7] != mags[1::2, 7]):
+            raise ValueError(f"two_stage needs a formatbook of dialect pairs sharing their maximum; "
+                             f"{book.name} is not")
+    return _KERNEL_MODES[sel_name]
+
+
+def _quantize_dialect(x, f: DialectFormat, selector, block, tensor, nonfinite, allowed, knobs) -> QTensor:
+    if f.fixed_selector and selector not in (None, f.default_selector):
+        raise QuantError(f"format {f.name} fixes its rounding ({f.default_selector}); got selector {selector!r}")
+    sel = get_selector(selector or f.default_selector)
+    block = block or f.default_block
+    mode = _dialect_mode(f, sel.name, allowed, knobs)
+    if mode is None:   # offline weight selector on a multi-dialect book: the reference, on the host
+        return f.quantize(x, selector=sel.name, block=block, backend="reference", tensor=tensor,
+                          nonfinite=nonfinite, allowed=allowed, **knobs)
+    if block % 2:
+        raise ShapeError(f"triton back end: 4-bit codes pack two per byte within a block; block must be even, "
+                         f"got {block}")
+    shape = _shape(x)
+    xt = to_device_2d(x, block, tensor, nonfinite)
+    nb = -(-xt.shape[1] // block)
+    al = _allowed_tensor(allowed, xt.shape[0], nb, f.book.size)
+    codes, dial, exp, _ = launch_dialect_quantize(xt, f.book, block, mode, allowed=al if mode == LUT_ARGMIN else None,
+                                               threshold=int(knobs.get("threshold", 1)))
+    return QTensor(f.name, shape, block, codes.cpu().numpy(), dial.cpu().numpy(), exponent=exp.cpu().numpy(),
+                   meta={"book": f.book.name, "selector": sel.name, **knobs})
+
+
+def _quantize_scaled(x, f: ScaledIntFormat, block, tensor, nonfinite) -> QTensor:
+    shape = _shape(x)
+    block = block or f.default_block or (shape[-1] if shape else 0)
+    if f.element_bits == 4 and block % 2:
+        raise ShapeError(f"triton back end: 4-bit codes pack two per byte within a block; block must be even, "
+                         f"got {block}")
+    xt = to_device_2d(x, block, tensor, nonfinite)
+    f32 = np.float32
+    g = f32(1.0)
+    if f.tensor_scale_divisor is not None:   # the reference's float32 order: fl32(amax_tensor / divisor)
+        g = f32(f32(float(xt.abs().max())) / f32(f.tensor_scale_divisor))
+        if g == 0:
+            g = f32(1.0)
+    codes, scale, _ = launch_scaled_quantize(xt, f, block, float(g))
+    dial = np.zeros(scale.shape, dtype=np.uint8)
+    return QTensor(f.name, shape, block, codes.cpu().numpy(), dial, scale=scale.cpu().numpy(), tensor_scale=float(g))
+
+
+def select_encode(selector: str, xb, e, book, allowed=None, **knobs):
+    """The select-and-encode step of quant's back-end protocol on blocks xb (R, nb, B) with exponents e (R, nb):
+    returns (dialect (R, nb), unpacked codes (R, nb, B)).  The kernel derives e itself; a mismatch is an error."""
+    from quant.registry import DialectFormat as _DF
+    r, nb, blk = xb.shape
+    q = _quantize_dialect(np.asarray(xb, np.float32).reshape(r, nb * blk), _DF(book.name, book.name), selector,
+                          blk, "x", "raise", allowed, knobs)
+    if q.exponent is None or not np.array_equal(q.exponent.astype(np.int64), np.asarray(e, np.int64)):
+        raise QuantError("triton select_encode: the given block exponents differ from those of the blocks "
+                         "(quant.blocks.block_exponent); the kernel computes them itself")
+    return q.dialect.astype(np.int64), unpack_nibbles(q.codes).reshape(r, nb, blk)
+
+
+# ---- GEMM -----------------------------------------------------------------------------------------------------
+def check_scale_overflow(qx: QTensor, qw: QTensor):
+    """Raise like the reference when some block scale 2^(ex+ew-2) exceeds 2^127 (first in (block, m, n) order),
+    from per-block maxima instead of the reference's (nb, M, N) array."""
+    ex, ew = qx.exponent.astype(np.int64), qw.exponent.astype(np.int64)
+    bad = ex.max(axis=0) + ew.max(axis=0) - 2 > OVERFLOW_ABOVE
+    if not bad.any():
+        return
+    b = int(np.argmax(bad))
+    m = int(np.argmax(ex[:, b] + ew[:, b].max() - 2 > OVERFLOW_ABOVE))
+    n = int(np.argmax(ex[m, b] + ew[:, b] - 2 > OVERFLOW_ABOVE))
+    s = int(ex[m, b] + ew[n, b] - 2)
+    raise QuantError(f"qgemm: block scale 2^{s} overflows float32 at row {m}, column {n}, "
+                     f"block {b} (exponent sum above {OVERFLOW_ABOVE})")
+
+
+def _post_scale(qa: QTensor, qw: QTensor) -> float:
+    """Float-scaled formats: post = fl32(fl32(ga * gw) * (ua * uw)), the reference's order."""
+    f32 = np.float32
+    return float(f32(f32(f32(qa.tensor_scale) * f32(qw.tensor_scale)) * f32(qa.format.unit * qw.format.unit)))
+
+
+def _checked(qa: QTensor, qw: QTensor) -> float:
+    check_operands(qa, qw)
+    if qa.format.scale_kind == POW2:
+        check_scale_overflow(qa, qw)
+        return 1.0
+    return _post_scale(qa, qw)
+
+
+def qgemm(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None, residual_rows=None,
+          tile=None) -> np.ndarray:
+    """Y = X W^T (+ residual rows) (+ bias), float32 (M, N), bit-identical to quant.gemm.qgemm_reference.
+    tile: (BM, BN) output tile of one program (default 64x64 in the interpreter, 128x128 on a GPU)."""
+    post_x = _checked(qx, qw)
+    res_map, post_r = None, 1.0
+    if residual is not None:
+        rows = _residual_rows(residual, residual_rows, qx.rows)
+        post_r = _checked(residual, qw)
+        res_map = np.full(qx.rows, -1, dtype=np.int32)
+        res_map[rows] = np.arange(len(rows), dtype=np.int32)
+    b = _bias(bias, qw.rows).reshape(-1) if bias is not None else None
+    tile = tile or ((64, 64) if DEVICE == "cpu" else (128, 128))
+    y, _ = launch_qgemm(qx, qw, DEVICE, post_x=post_x, residual=residual, res_map=res_map, post_r=post_r, bias=b,
+                     tile=tile)
+    return y.cpu().numpy()
