@@ -5,6 +5,9 @@ import shutil
 
 import pytest
 
+# The Triton interpreter must be chosen before anything imports triton (kernels/_env.py decides it).
+import kernels._env  # noqa: E402,F401
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
