@@ -212,6 +212,8 @@ def scaled_quantize_kernel(X, stride_x, R, K, NB, CODES, SCALE, g, BLOCK: tl.con
         s = round_small_float(s, 3, -6, 448.0)
     elif SCALE_FMT == 2:
         s = round_small_float(s, 10, -14, 65504.0)
+    else:  # FP32 scale: one ulp down where ELEM_MAX * s overflows (as the reference)
+        s = tl.where(s * ELEM_MAX == float("inf"), (s.to(tl.int32, bitcast=True) - 1).to(tl.float32, bitcast=True), s)
     denom = s * g
     valid = (denom > 0)[:, None]
     safe = tl.where(denom > 0, denom, 1.0)[:, None]

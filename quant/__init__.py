@@ -22,3 +22,14 @@ __all__ = [
     "INT4", "INT8", "QTensor", "pack_nibbles", "unpack_nibbles", "format_names", "get_format", "register_format",
     "SELECTORS", "get_selector", "register_selector",
 ]
+from .learn import freeze_source, learn_formatbook
+from .recipes import Recipe, recipe, recipe_names
+
+
+def quantize_model(model, recipe, backend: str = "reference", context=None, track_sqnr: bool = False):
+    """Quantize a torch model in place per a recipe (see quant.torch_layers.quantize_model); imports torch lazily."""
+    from .torch_layers import quantize_model as _quantize_model
+    return _quantize_model(model, recipe, backend=backend, context=context, track_sqnr=track_sqnr)
+
+
+__all__ += ["Recipe", "recipe", "recipe_names", "quantize_model", "learn_formatbook", "freeze_source"]

@@ -130,6 +130,9 @@ class ScaledIntFormat:
             s = (s / g).astype(f32)
         if self.scale_format is not None:
             s = self.scale_format.round(s).astype(f32)
+        else:  # FP32 scale: step down one ulp where element_max * s would overflow (amax near FLT_MAX)
+            with np.errstate(over="ignore"):
+                s = np.where(np.isinf(s * f32(self.element_max)), np.nextafter(s, f32(0)), s).astype(f32)
         denom = (s * g).astype(f32)
         safe = np.where(denom > 0, denom, f32(1.0))
         scaled = (xb / safe[..., None]).astype(f32)                     # fl32 division, then element rounding
