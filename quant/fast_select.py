@@ -1,0 +1,227 @@
+"""Numba kernels for dialect selection and encoding: one pass per block (amax -> exponent -> q -> select -> encode).
+
+Every step mirrors the NumPy spec (quant/blocks.py, quant/selectors.py, quant/registry.py) bit for bit:
+- exponent: frexp of the float32 block maximum, minus 2, clamped to MIN_EXP; all-zero blocks get ZERO_BLOCK_EXP;
+- q = min(31, floor(|x| * 2^(2-e) + 0.5)): the product is exact in float64 and the rounding compares the exact
+  fraction with 0.5 (no float addition);
+- exact_mse sums squared errors in float64 in ascending element order with separate multiply and add (Numba
+  does not enable fast-math, so LLVM may not contract them into an FMA);
+- every argmin scans dialects in ascending id with a strict `<`, so ties go to the lowest id.
+
+Kernels run one block at a time per row; rows are spread over threads with `prange`.  Selector ids are internal
+to this module (the public names live in quant.selectors.SELECTORS).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .blocks import MIN_EXP, ZERO_BLOCK_EXP
+
+LUT_ARGMIN, EXACT_MSE, TWO_STAGE = 0, 1, 2
+KERNEL_SELECTORS = {"lut_argmin": LUT_ARGMIN, "exact_mse": EXACT_MSE, "two_stage": TWO_STAGE}
+_Q_MAX = 31
+
+
+@njit(cache=True)
+def _block_exponent(x, k0, k1):
+    """Shared exponent of x[k0:k1] (ALGORITHMS.md s.2), and whether the block has a non-zero element."""
+    amax = np.float32(0.0)
+    for k in range(k0, k1):
+        a = abs(x[k])
+        if a > amax:
+            amax = a
+    if amax == 0:
+        return ZERO_BLOCK_EXP, False
+    _, ex = math.frexp(np.float64(amax))
+    return max(ex - 1 - 2, MIN_EXP), True
+
+
+@njit(cache=True)
+def _any_nonzero(x, k0, k1):
+    for k in range(k0, k1):
+        if x[k] != 0:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _scaled_q(x, k0, k1, e, q, sign):
+    """q[i] for x[k0+i] and sign[i] = 8 for negative x; positions at or beyond k1 (K padding) are zero.
+    |x| * 2^(2-e) is exact in float64."""
+    scale = math.ldexp(1.0, 2 - e)
+    for i in range(q.shape[0]):
+        k = k0 + i
+        v = x[k] if k < k1 else np.float32(0.0)
+        sign[i] = 8 if v < 0 else 0
+        t = abs(np.float64(v)) * scale
+        whole = np.int64(t) if t < 64.0 else np.int64(64)      # t >= 0: truncation is floor
+        up = 1 if (t - whole) >= 0.5 else 0                     # exact fraction compared with one half
+        q[i] = min(_Q_MAX, whole + up)
+
+
+@njit(cache=True)
+def _argmin_lut(q, err_t, allowed_row, scratch):
+    """d* = argmin_d sum_i ERR[d][q_i], ties to the lowest id; err_t is ERR transposed, (32, D) int32.
+
+    Integer sums do not depend on order; each element adds its ERR column (one vector add over the dialects)."""
+    n_dialects = err_t.shape[1]
+    cost = scratch[err_t.shape[0]:]
+    cost[:] = 0
+    for i in range(q.shape[0]):
+        row = err_t[q[i]]
+        for d in range(n_dialects):
+            cost[d] += row[d]
+    best, best_cost = -1, np.int32(0)
+    for d in range(n_dialects):
+        if allowed_row[d] and (best < 0 or cost[d] < best_cost):
+            best, best_cost = d, cost[d]
+    return best
+
+
+@njit(cache=True)
+def _nearest_index(t2, mid2_row):
+    """Index of the level nearest to t (t2 = 2t): count midpoints below, a tie moves up only to an even index."""
+    idx = 0
+    for j in range(mid2_row.shape[0]):
+        if t2 > mid2_row[j] or (t2 == mid2_row[j] and j % 2 == 1):
+            idx += 1
+    return idx
+
+
+@njit(cache=True)
+def _argmin_mse(x, k0, k1, e, levels, mid2, allowed_row, t):
+    """exact_mse: t = |x| * 2^(1-e) in half-units; float64 squared error summed in ascending element order."""
+    scale = math.ldexp(1.0, 1 - e)
+    for i in range(t.shape[0]):
+        k = k0 + i
+        t[i] = abs(np.float64(x[k])) * scale if k < k1 else 0.0
+    best, best_cost = -1, 0.0
+    for d in range(levels.shape[0]):
+        if not allowed_row[d]:
+            continue
+        acc = 0.0
+        for i in range(t.shape[0]):
+            diff = t[i] - levels[d, _nearest_index(2.0 * t[i], mid2[d])]
+            sq = diff * diff
+            acc = acc + sq
+        if best < 0 or acc < best_cost:
+            best, best_cost = d, acc
+    return best
+
+
+@njit(cache=True)
+def _two_stage(q, pair_max, a6, b6, threshold):
+    """BlockDialect's two-stage choice (see quant.selectors.select_two_stage for the rule)."""
+    qmax = 0
+    for i in range(q.shape[0]):
+        qmax = max(qmax, q[i])
+    mh = min(max((qmax + 1) >> 1, pair_max.min()), pair_max.max())
+    pair, best = 0, abs(pair_max[0] - mh)
+    for p in range(1, pair_max.shape[0]):
+        if abs(pair_max[p] - mh) < best:
+            pair, best = p, abs(pair_max[p] - mh)
+    lo, hi = a6[pair] + b6[pair], a6[pair] + pair_max[pair]
+    count = 0
+    for i in range(q.shape[0]):
+        if q[i] >= lo and q[i] < hi:
+            count += 1
+    return 2 * pair + (1 if count < threshold else 0)
+
+
+@njit(cache=True)
+def _emit_codes(q, sign, idx_row, codes, r, c0, packed):
+    """code = sign<<3 | IDX[d*][q] with the sign only on a non-zero index (canonical zero), written unpacked
+    or two per byte (low nibble first).  sign[i] is 8 for negative elements, else 0."""
+    n = q.shape[0]
+    if not packed:
+        for i in range(n):
+            idx = idx_row[q[i]]
+            codes[r, c0 + i] = idx | (sign[i] if idx != 0 else 0)
+    elif c0 % 2 == 0 and n % 2 == 0:                           # whole bytes: no read-modify-write
+        for i in range(0, n, 2):
+            lo, hi = idx_row[q[i]], idx_row[q[i + 1]]
+            lo |= sign[i] if lo != 0 else 0
+            hi |= sign[i + 1] if hi != 0 else 0
+            codes[r, (c0 + i) >> 1] = lo | (hi << 4)
+    else:
+        for i in range(n):
+            pos = c0 + i
+            idx = idx_row[q[i]]
+            code = idx | (sign[i] if idx != 0 else 0)
+            codes[r, pos >> 1] = (codes[r, pos >> 1] | (code << 4)) if pos % 2 else code
+
+
+@njit(cache=True)
+def _select_block(sel, x, k0, k1, e, tabs, allowed_row, threshold, q, sign, t, scratch):
+    """Dialect id of one non-zero block; fills q (needed to encode)."""
+    idx_lut, err_t, levels, mid2, pair_max, a6, b6 = tabs
+    if sel == EXACT_MSE:
+        return _argmin_mse(x, k0, k1, e, levels, mid2, allowed_row, t)   # leaves t = |x| * 2^(1-e)
+    _scaled_q(x, k0, k1, e, q, sign)
+    if sel == TWO_STAGE:
+        return _two_stage(q, pair_max, a6, b6, threshold)
+    return _argmin_lut(q, err_t, allowed_row, scratch)
+
+
+@njit(cache=True, parallel=True)
+def select_rows(sel, x2d, k_valid, block, e_in, have_e, tabs, allowed, threshold,
+                e_out, dialect_out, codes_out, packed):
+    """Select and encode every block of x2d (R, >=k_valid) float32.
+
+    e_in (R, nb) is used when have_e, else the exponent is computed here (fused path) and written to e_out.
+    allowed (R, nb, D) bool (may be a broadcast view).  codes_out: (R, nb*block) unpacked or (R, nb*block/2)
+    packed.  Exact-MSE encodes with its own nearest index; other selectors with IDX[d*][q].
+    """
+    idx_lut = tabs[0]
+    levels, mid2 = tabs[2], tabs[3]
+    n_rows, n_blocks = dialect_out.shape
+    for r in prange(n_rows):
+        q = np.zeros(block, dtype=np.int64)
+        sign = np.zeros(block, dtype=np.int64)
+        t = np.zeros(block, dtype=np.float64)
+        scratch = np.zeros(tabs[1].shape[0] + tabs[1].shape[1], dtype=np.int32)   # LUT histogram and costs
+        x = x2d[r]
+        for b in range(n_blocks):
+            k0 = b * block
+            k1 = min(k0 + block, k_valid)
+            if have_e:
+                e, nonzero = e_in[r, b], _any_nonzero(x, k0, k1)
+            else:
+                e, nonzero = _block_exponent(x, k0, k1)
+            e_out[r, b] = e
+            if not nonzero:                                  # all-zero block: dialect 0, codes 0
+                dialect_out[r, b] = 0
+                q[:] = 0
+                _emit_codes(q, q, idx_lut[0], codes_out, r, k0, packed)
+                continue
+            d = _select_block(sel, x, k0, k1, e, tabs, allowed[r, b], threshold, q, sign, t, scratch)
+            dialect_out[r, b] = d
+            if sel == EXACT_MSE:                              # q holds the nearest index itself here
+                for i in range(block):
+                    q[i] = _nearest_index(2.0 * t[i], mid2[d])
+                    sign[i] = 8 if (k0 + i < k1 and x[k0 + i] < 0) else 0
+                _emit_codes(q, sign, _IDENTITY8, codes_out, r, k0, packed)
+            else:
+                _emit_codes(q, sign, idx_lut[d], codes_out, r, k0, packed)
+
+
+_IDENTITY8 = np.arange(8, dtype=np.int64)
+
+
+def book_tables(book):
+    """Per-book tables for the kernels: (IDX (D,32), ERR^T (32,D) int32, levels (D,8) float64, twice the
+    midpoints (D,7) float64, pair maxima/6th levels for two_stage (empty when the book is not in pairs))."""
+    idx, err = book.lut()
+    mags = book.magnitudes
+    levels = mags.astype(np.float64)
+    mid2 = (mags[:, :-1] + mags[:, 1:]).astype(np.float64)
+    paired = book.size % 2 == 0 and bool(np.all(mags[0::2, 7] == mags[1::2, 7]))
+    if paired:
+        pair_max, a6, b6 = mags[0::2, 7].copy(), mags[0::2, 6].copy(), mags[1::2, 6].copy()
+    else:
+        pair_max = a6 = b6 = np.zeros(1, dtype=np.int64)
+    return (np.ascontiguousarray(idx, dtype=np.int64), np.ascontiguousarray(err.T, dtype=np.int32), levels, mid2,
+            pair_max.astype(np.int64), a6.astype(np.int64), b6.astype(np.int64))
