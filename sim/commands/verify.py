@@ -1,0 +1,17 @@
+"""`sim verify [CONFIG]`: only the bit-level cross-check of the back ends (no quality run, no estimates)."""
+from __future__ import annotations
+
+from .run import config_from_args
+
+
+def register(sub):
+    p = sub.add_parser("verify", help="cross-check back ends bit for bit on a slice of the run")
+    p.add_argument("config", nargs="?", help="run configuration YAML (default configs/run/default.yaml)")
+    p.add_argument("--out", default="out/verify")
+    p.add_argument("--backends", help="comma-separated back ends to cross-check")
+    p.set_defaults(func=run, recipe=None, recipes=None, arch=None, steps=None, prompts=None, outliers=None)
+
+
+def run(args) -> int:
+    from ..pipeline.output import execute
+    return execute(config_from_args(args), args.out, quality=False, crosscheck=True, estimates=False)

@@ -1,0 +1,123 @@
+"""`sim run` configuration: versioned YAML -> validated frozen RunConfig (unknown keys and bad values name the
+file and the field).  The embedded default is configs/run/default.yaml."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_RUN = ROOT / "configs" / "run" / "default.yaml"
+CONFIG_VERSION = 1
+SHIPPED_MODELS = {"tiny": ROOT / "vdit" / "checkpoints" / "tiny.safetensors"}
+
+
+class RunConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """model: shipped checkpoint name or .safetensors path; recipe: the recipe under study; compare_recipes: more
+    recipes for the side-by-side table; arch: design name or YAML path; full_backend: the back end that runs the
+    whole sampling (its video is the one measured); check_backends: back ends cross-checked bit for bit against
+    it on a slice (slice_steps denoising steps of slice_prompts prompts); workloads: shape-only workloads for the
+    latency/energy estimate; outliers: also run with function-preserving outlier injection (stress mode)."""
+    model: str = "tiny"
+    recipe: str = "semanticdialect"
+    compare_recipes: tuple = ()
+    arch: str = "edge"
+    full_backend: str = "numba"
+    check_backends: tuple = ("reference", "triton", "accel")
+    slice_steps: int = 1
+    slice_prompts: int = 1
+    prompts: int = 2
+    steps: int = 10
+    guidance: float = 4.0
+    seed: int = 0
+    workloads: tuple = ("tiny", "opensora2-256px")
+    outliers: bool = False
+    source: str = "<defaults>"
+
+    def to_dict(self) -> dict:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in fields(self) if f.name != "source"}
+
+    @property
+    def recipes(self) -> tuple:
+        return (self.recipe,) + tuple(r for r in self.compare_recipes if r != self.recipe)
+
+    def checkpoint_path(self) -> Path:
+        p = SHIPPED_MODELS.get(self.model, Path(self.model))
+        if not p.exists():
+            raise RunConfigError(f"{self.source}: field 'model': no checkpoint {p} (shipped models: "
+                                 f"{', '.join(SHIPPED_MODELS)}, or a .safetensors path)")
+        return p
+
+
+_POSITIVE = ("slice_steps", "slice_prompts", "prompts", "steps")
+
+
+def load_run_config(path=None, **overrides) -> RunConfig:
+    path = Path(path) if path else DEFAULT_RUN
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise RunConfigError(f"{path}: no such run configuration file") from None
+    except yaml.YAMLError as exc:
+        raise RunConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise RunConfigError(f"{path}: top level must be a mapping")
+    if raw.pop("version", None) != CONFIG_VERSION:
+        raise RunConfigError(f"{path}: field 'version': must be {CONFIG_VERSION}")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return parse_run_config(raw, str(path))
+
+
+def parse_run_config(raw: dict, source: str) -> RunConfig:
+    names = {f.name: f for f in fields(RunConfig) if f.name != "source"}
+    for k in raw:
+        if k not in names:
+            raise RunConfigError(f"{source}: field '{k}': unknown key; valid keys: {', '.join(sorted(names))}")
+    cfg = RunConfig(source=source)
+    for k, v in raw.items():
+        default = getattr(cfg, k)
+        if isinstance(default, tuple):
+            v = tuple(v) if isinstance(v, (list, tuple)) else tuple(x for x in str(v).split(",") if x)
+        elif isinstance(default, bool):
+            if not isinstance(v, bool):
+                raise RunConfigError(f"{source}: field '{k}': must be true or false, got {v!r}")
+        elif isinstance(default, (int, float)):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or (isinstance(default, int) and v != int(v)):
+                raise RunConfigError(f"{source}: field '{k}': must be a number, got {v!r}")
+            v = type(default)(v)
+            if k in _POSITIVE and v < 1:
+                raise RunConfigError(f"{source}: field '{k}': must be at least 1, got {v}")
+        cfg = replace(cfg, **{k: v})
+    if cfg.slice_prompts > cfg.prompts or cfg.slice_steps > cfg.steps:
+        raise RunConfigError(f"{source}: field 'slice_steps'/'slice_prompts': the cross-check slice must fit in "
+                             f"the run ({cfg.steps} steps, {cfg.prompts} prompts)")
+    return _check_names(cfg)
+
+
+def _check_names(cfg: RunConfig) -> RunConfig:
+    import quant
+    from sim.accel.spec import resolve_arch_path
+    from sim.accel.workload import workload_names
+    src = cfg.source
+    for r in cfg.recipes:
+        if r not in quant.recipe_names():
+            raise RunConfigError(f"{src}: field 'recipe': unknown recipe {r!r}; valid: {', '.join(quant.recipe_names())}")
+    for b in (cfg.full_backend,) + cfg.check_backends:
+        if b not in quant.backend_names():
+            raise RunConfigError(f"{src}: field 'check_backends': unknown back end {b!r}; valid: "
+                                 f"{', '.join(quant.backend_names())}")
+    for w in cfg.workloads:
+        if w not in workload_names():
+            raise RunConfigError(f"{src}: field 'workloads': unknown workload {w!r}; valid: {', '.join(workload_names())}")
+    try:
+        resolve_arch_path(cfg.arch)
+    except Exception as exc:  # SpecError names the design and the valid ones
+        raise RunConfigError(f"{src}: field 'arch': {exc}") from None
+    return cfg

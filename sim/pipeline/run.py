@@ -1,0 +1,172 @@
+"""The `sim run` pipeline: one quantized VDiT on every back end, cross-checked, measured and estimated.
+
+model (vdit checkpoint) -> quantize (quant recipe) -> back ends (full run on one, bit-level cross-check of the
+others on a slice) -> quality vs FP (vdit.metrics, task accuracy) -> latency/energy/area (sim.accel, shapes of
+the tiny model as sampled and of full-size Open-Sora 2.0) -> RunResult, which sim.pipeline.tables turns into
+tidy tables for reports/.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import RunConfig
+from .crosscheck import (CheckResult, LayerTap, count_matching, describe_difference, first_mismatch,
+                         latents_equal)
+
+TINY_CFG_BRANCHES = 2   # the tiny sampler's CFG: conditional + unconditional rows per step
+
+
+@dataclass
+class RecipeRun:
+    recipe: str
+    outliers: bool
+    metrics: dict
+    task_accuracy: dict
+    context_summary: dict
+    layer_rows: list
+    frames: np.ndarray
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    prompts: tuple
+    fp_frames: dict = field(default_factory=dict)       # outliers flag -> frames
+    fp_task_accuracy: dict = field(default_factory=dict)
+    recipe_runs: list = field(default_factory=list)
+    checks: list = field(default_factory=list)
+    skipped_backends: dict = field(default_factory=dict)  # back end -> reason
+    estimates: dict = field(default_factory=dict)        # (workload, recipe) -> sim.accel Estimate
+    seconds: dict = field(default_factory=dict)          # stage -> wall seconds
+
+
+def _load(cfg: RunConfig, outliers: bool):
+    import vdit
+    model, _ = vdit.load_checkpoint(str(cfg.checkpoint_path()))
+    if outliers:
+        from vdit.outliers import inject_outliers
+        inject_outliers(model, seed=cfg.seed)
+    return model.eval()
+
+
+def _quantized(cfg: RunConfig, recipe: str, backend: str, outliers: bool):
+    import quant
+    model = _load(cfg, outliers)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the recipe's book fallback is recorded in its notes instead
+        quant.quantize_model(model, recipe, backend=backend)
+    return model
+
+
+def _sample(cfg: RunConfig, model, prompts, steps=None, max_steps=None):
+    import vdit
+    return vdit.sample(model, prompts, seed=cfg.seed, steps=steps or cfg.steps, guidance=cfg.guidance,
+                       return_velocities=True, recorder=getattr(model, "quant_context", None), max_steps=max_steps)
+
+
+def run_quality(cfg: RunConfig, result: RunResult, log):
+    from vdit import metrics, tasks
+    for outliers in (False, True) if cfg.outliers else (False,):
+        t0 = time.perf_counter()
+        fp = _sample(cfg, _load(cfg, outliers), result.prompts)
+        result.fp_frames[outliers] = fp.frames.numpy()
+        result.fp_task_accuracy[outliers] = tasks.task_accuracy(fp.frames.numpy(), result.prompts)
+        result.seconds[f"sample fp{' +outliers' if outliers else ''}"] = time.perf_counter() - t0
+        for recipe in cfg.recipes:
+            t0 = time.perf_counter()
+            model = _quantized(cfg, recipe, cfg.full_backend, outliers)
+            q = _sample(cfg, model, result.prompts)
+            m = metrics.compare(fp.frames.numpy(), q.frames.numpy(), fp_latents=fp.latents.numpy(),
+                                q_latents=q.latents.numpy(), fp_velocities=fp.velocities.numpy(),
+                                q_velocities=q.velocities.numpy())
+            ctx = model.quant_context
+            result.recipe_runs.append(RecipeRun(recipe, outliers, m, tasks.task_accuracy(q.frames.numpy(), result.prompts),
+                                                ctx.summary(), ctx.layer_rows(), q.frames.numpy()))
+            result.seconds[f"sample {recipe}{' +outliers' if outliers else ''} ({cfg.full_backend})"] = \
+                time.perf_counter() - t0
+            log(f"{recipe}{' +outliers' if outliers else ''}: PSNR {m['psnr_db']:.2f} dB, SSIM {m['ssim']:.4f}")
+
+
+def _tapped_slice(cfg: RunConfig, backend: str, keep=None):
+    model = _quantized(cfg, cfg.recipe, backend, False)
+    tap = LayerTap(keep=keep).attach(model)
+    out = _sample(cfg, model, cfg_slice_prompts(cfg), max_steps=cfg.slice_steps)
+    tap.detach()
+    return tap, out.latents.numpy()
+
+
+def cfg_slice_prompts(cfg: RunConfig) -> tuple:
+    import vdit
+    return tuple(vdit.EVALUATION_SUBSET[:cfg.slice_prompts])
+
+
+def backend_available(name: str):
+    """None when usable, else the reason (e.g. the optional dependency that is missing)."""
+    import quant
+    try:
+        quant.get_backend(name)
+    except ModuleNotFoundError as exc:
+        return str(exc)
+    return None
+
+
+def run_crosscheck(cfg: RunConfig, result: RunResult, log, backends=None):
+    t0 = time.perf_counter()
+    ref_tap, ref_lat = _tapped_slice(cfg, cfg.full_backend)
+    result.seconds[f"slice {cfg.full_backend}"] = time.perf_counter() - t0
+    scope = f"{cfg.slice_steps} of {cfg.steps} denoising steps, {cfg.slice_prompts} prompt(s), recipe {cfg.recipe}"
+    for be in backends or cfg.check_backends:
+        if be == cfg.full_backend:
+            continue
+        reason = backend_available(be)
+        if reason:
+            result.skipped_backends[be] = reason
+            log(f"cross-check {be}: skipped ({reason})")
+            continue
+        t0 = time.perf_counter()
+        tap, lat = _tapped_slice(cfg, be)
+        key = first_mismatch(ref_tap, tap)
+        mismatch = None
+        if key is not None:
+            kept_ref, _ = _tapped_slice(cfg, cfg.full_backend, keep=key)
+            kept_be, _ = _tapped_slice(cfg, be, keep=key)
+            mismatch = describe_difference(be, key, kept_ref.kept, kept_be.kept) if kept_be.kept is not None else \
+                describe_difference(be, key, kept_ref.kept, np.zeros(0, np.float32))
+        check = CheckResult(be, cfg.full_backend, len(ref_tap.digests), count_matching(ref_tap, tap),
+                            latents_equal(ref_lat, lat), mismatch, scope)
+        result.checks.append(check)
+        result.seconds[f"slice {be}"] = time.perf_counter() - t0
+        log(f"cross-check {be} vs {cfg.full_backend}: " + ("bit-identical" if check.identical else
+                                                           (mismatch.describe(cfg.full_backend) if mismatch else
+                                                            "latents differ")) +
+            f" ({check.matching_calls}/{check.layer_calls} layer calls)")
+
+
+def run_estimates(cfg: RunConfig, result: RunResult, log):
+    from sim.accel.estimate import estimate
+    t0 = time.perf_counter()
+    for workload in cfg.workloads:
+        knobs = {"steps": cfg.steps, "branches": TINY_CFG_BRANCHES} if workload == "tiny" else {}
+        for recipe in cfg.recipes:
+            est = estimate(workload, cfg.arch, recipe, **knobs)
+            result.estimates[(workload, recipe)] = est
+            log(f"estimate {workload} / {recipe} on {cfg.arch}: {est.latency_s:.4g} s, {est.energy_j:.4g} J, "
+                f"{sum(est.area_mm2.values()):.3g} mm^2")
+    result.seconds["estimates"] = time.perf_counter() - t0
+
+
+def run_pipeline(cfg: RunConfig, log=print, quality: bool = True, crosscheck: bool = True,
+                 estimates: bool = True) -> RunResult:
+    import vdit
+    result = RunResult(cfg, tuple(vdit.EVALUATION_SUBSET[:cfg.prompts]))
+    if quality:
+        run_quality(cfg, result, log)
+    if crosscheck:
+        run_crosscheck(cfg, result, log)
+    if estimates:
+        run_estimates(cfg, result, log)
+    return result
