@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import weakref
+
 import numpy as np
 from numba import njit, prange
 
@@ -149,12 +151,37 @@ def decode_table(qt: QTensor) -> np.ndarray:
     return _decode_table_cached(qt.fmt, key)
 
 
+_DECODED = weakref.WeakKeyDictionary()   # frozen QTensor -> {"ints": ..., "ints_t": ...}
+
+
+def _frozen(qt: QTensor) -> bool:
+    """True when every array of qt is read-only (e.g. quantized weights), so its decoded form can be cached."""
+    return all(a is None or not a.flags.writeable for a in (qt.codes, qt.dialect, qt.exponent, qt.scale))
+
+
+def _decoded(qt: QTensor, key: str, make):
+    if not _frozen(qt):
+        return make()
+    entry = _DECODED.setdefault(qt, {})
+    if key not in entry:
+        entry[key] = make()
+        entry[key].setflags(write=False)
+    return entry[key]
+
+
 def element_ints16(qt: QTensor) -> np.ndarray:
-    """(R, nb*block) int16 element integers, equal to qt.element_ints() (decoded by a Numba kernel)."""
-    table = decode_table(qt)
-    out = np.empty((qt.rows, qt.n_blocks * qt.block), dtype=np.int16)
-    fast_gemm.decode_rows(qt.codes, qt.dialect, table, qt.block, qt.format.element_bits == 4, out)
-    return out
+    """(R, nb*block) int16 element integers, equal to qt.element_ints() (decoded by a Numba kernel).  Cached for
+    read-only QTensors (the weights of a quantized model), which cannot change under the cache."""
+    def make():
+        out = np.empty((qt.rows, qt.n_blocks * qt.block), dtype=np.int16)
+        fast_gemm.decode_rows(qt.codes, qt.dialect, decode_table(qt), qt.block, qt.format.element_bits == 4, out)
+        return out
+    return _decoded(qt, "ints", make)
+
+
+def element_ints16_t(qt: QTensor) -> np.ndarray:
+    """The transpose of element_ints16(qt), contiguous (cached like it)."""
+    return _decoded(qt, "ints_t", lambda: np.ascontiguousarray(element_ints16(qt).T))
 
 
 def partial_bound(qx: QTensor, qw: QTensor) -> int:
@@ -180,7 +207,7 @@ def accumulate(qx: QTensor, qw: QTensor) -> np.ndarray:
     swap = qw.rows < fast_gemm.TILE_N and qx.rows > qw.rows
     a, c = (qw, qx) if swap else (qx, qw)
     va = element_ints16(a)
-    ct = np.ascontiguousarray(element_ints16(c).T)
+    ct = element_ints16_t(c)
     p_like = np.zeros(0, dtype=partial_dtype(qx, qw))
     out = np.empty((a.rows, c.rows), dtype=np.float32)
     if qx.format.scale_kind == POW2:

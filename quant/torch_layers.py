@@ -46,6 +46,9 @@ class QuantLinear(nn.Module):
             self.register_buffer("weight_dq", torch.from_numpy(qw.dequantize().copy()))
         elif self.action is Action.FULL:
             qw = _quantize_weight(w, recipe.weight, recipe, backend, name)
+            for arr in (qw.codes, qw.dialect, qw.exponent, qw.scale):
+                if arr is not None:      # frozen weights: back ends may cache their decoded form
+                    arr.setflags(write=False)
             self.qweight = qw
             self.act_block = _block_of(recipe.activation, recipe, self.in_features)
             self._partition = _partition_for(recipe) if recipe.seda.enabled else None
