@@ -48,14 +48,16 @@ def ceil_div(a, b):
     return -(-np.asarray(a) // np.asarray(b))
 
 
-def tile_compute_cycles(m, n, k_steps, rows: int, cols: int, dataflow: str = "os", pipeline_depth: int = 0):
+def tile_compute_cycles(m, n, k_steps, rows: int, cols: int, dataflow: str = "os", pipeline_depth: int = 0,
+                        drain: int = 0):
     """Cycles for the PE array to compute one tile of m x n outputs over k_steps K-steps (array arguments
-    broadcast).  This is the hook the RTL cycle counts (rtl_models/cycles.py) are checked against."""
+    broadcast); `drain` cycles per fold write the results out when that is not overlapped.  The RTL PE array's
+    exact counts (rtl_models/data/rtl_cycles.csv) are reproduced by this formula (tests/test_accel_engine.py)."""
     df = get_dataflow(dataflow)
     dims = {"m": np.asarray(m), "n": np.asarray(n), "k": np.asarray(k_steps)}
     sr, sc, t = dims[df.spatial_rows], dims[df.spatial_cols], dims[df.temporal]
     folds = ceil_div(sr, rows) * ceil_div(sc, cols)
-    per_fold = t + (rows if df.preload_stationary else 0) + rows + cols - 2 + pipeline_depth
+    per_fold = t + (rows if df.preload_stationary else 0) + rows + cols - 2 + pipeline_depth + drain
     return np.where(folds > 0, folds * per_fold, 0)
 
 
@@ -126,7 +128,8 @@ def gemm_cost(p: GemmProblems, arch: ArchSpec, dataflow: str, mt, nt, kt, order)
     ks, kc = ks[None, None, :], kc[None, None, :]
     count = mc * nc * kc
     ksteps = ceil_div(ks, t)
-    comp = tile_compute_cycles(ms, ns, ksteps, pe.rows, pe.cols, dataflow, pe.pipeline_depth_cycles)
+    comp = tile_compute_cycles(ms, ns, ksteps, pe.rows, pe.cols, dataflow, pe.pipeline_depth_cycles,
+                               pe.drain_cycles)
     mem_bytes = (x_loads / nn) * ms * ks * xb + (w_loads / nm) * ns * ks * wb + ms * ns * yb / nk
     bw = arch.dram_bytes_per_cycle
     mem = mem_bytes / bw
@@ -139,7 +142,8 @@ def gemm_cost(p: GemmProblems, arch: ArchSpec, dataflow: str, mt, nt, kt, order)
     last_store = m0 * n0 * yb / bw
     has_full = (mc[0, 0, 0] * nc[0, 0, 0] * kc[0, 0, 0]) > 0
     first_comp = np.where(has_full, first_comp, tile_compute_cycles(m0, n0, ceil_div(k0, t), pe.rows, pe.cols,
-                                                                     dataflow, pe.pipeline_depth_cycles))
+                                                                     dataflow, pe.pipeline_depth_cycles,
+                                                                     pe.drain_cycles))
     first_mem = np.where(has_full, first_mem, 0.0)
     cycles = steady - np.maximum(first_comp, first_mem) + first_comp + first_load + last_store
     sram = _sram_bytes(df, pe, count, ms, ns, ks, ksteps, col(p.x_bytes), col(p.w_bytes), col(p.y_bytes))

@@ -50,6 +50,9 @@ ARCH_SCHEMA = {
         "dataflow": Field(str, choices=DATAFLOWS, default="os"),
         "pipeline_depth_cycles": Field(int, 0, 64, default=0,
                                        doc="extra latency per fold: decode, adder tree, block scaler stages"),
+        "drain_cycles_per_row": Field(int, 0, 64, default=0,
+                                      doc="cycles per array row to write a fold's results out before the next fold "
+                                          "starts (0: overlapped, SCALE-Sim's convention; the RTL PE array: 1)"),
         "mac_modes": MapOf({"macs_per_cycle": Field(int, 1, 1024, doc="K elements per PE per cycle")},
                            keys=MAC_MODES),
     },
@@ -80,6 +83,12 @@ class PeArray:
     dataflow: str
     pipeline_depth_cycles: int
     mac_modes: tuple          # ((mode, macs_per_cycle), ...)
+    drain_cycles_per_row: int = 0
+
+    @property
+    def drain_cycles(self) -> int:
+        """Cycles after a fold's last product until its results are out (serial row drain)."""
+        return self.drain_cycles_per_row * self.rows
 
     def macs_per_cycle(self, mode: str) -> int:
         table = dict(self.mac_modes)
@@ -213,7 +222,8 @@ def _build(d: dict, source: str) -> ArchSpec:
         name=d["name"], description=d["description"], source_file=source, clock_mhz=d["clock_mhz"],
         technology=Technology(**d["technology"]),
         pe_array=PeArray(pe["rows"], pe["cols"], pe["dataflow"], pe["pipeline_depth_cycles"],
-                         tuple((m, v["macs_per_cycle"]) for m, v in pe["mac_modes"].items())),
+                         tuple((m, v["macs_per_cycle"]) for m, v in pe["mac_modes"].items()),
+                         pe["drain_cycles_per_row"]),
         decode_lut=DecodeLut(**d["decode_lut"]), lut_unit=LutUnit(**d["lut_unit"]),
         vector_unit=VectorUnit(**d["vector_unit"]),
         global_buffer=GlobalBuffer(gb["double_buffered"], **bufs), dram=Dram(**d["dram"]))
