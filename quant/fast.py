@@ -23,7 +23,7 @@ from numba import njit, prange
 from . import fast_gemm, fast_select
 from . import reference_backend
 from .formatbooks import Formatbook
-from .gemm import _bias, _residual_rows, check_operands, scale_exponents, OVERFLOW_ABOVE
+from .gemm import OVERFLOW_ABOVE, qgemm_with, scale_exponents
 from .qtensor import QTensor, pack_nibbles
 from .registry import POW2, DialectFormat
 from .selectors import get_selector
@@ -227,13 +227,4 @@ def accumulate(qx: QTensor, qw: QTensor) -> np.ndarray:
 
 def qgemm(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None, residual_rows=None) -> np.ndarray:
     """Y = X W^T (+ residual rows) (+ bias), float32 (M, N), bit-identical to quant.gemm.qgemm_reference."""
-    check_operands(qx, qw)
-    y = accumulate(qx, qw)
-    if residual is not None:
-        rows = _residual_rows(residual, residual_rows, qx.rows)
-        check_operands(residual, qw)
-        y_res = accumulate(residual, qw)
-        y[rows] = (y[rows] + y_res).astype(np.float32)
-    if bias is not None:
-        y = (y + _bias(bias, qw.rows)).astype(np.float32)
-    return y
+    return qgemm_with(accumulate, qx, qw, bias, residual, residual_rows)

@@ -75,19 +75,27 @@ def accumulate(qx: QTensor, qw: QTensor) -> np.ndarray:
     return (acc * post).astype(f32)
 
 
-def qgemm_reference(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None,
-                    residual_rows=None) -> np.ndarray:
-    """Y = X W^T (+ residual rows) (+ bias), float32 (M, N); see the module docstring for the exact order."""
+def qgemm_with(accumulate_fn, qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None,
+               residual_rows=None) -> np.ndarray:
+    """Steps 5 of the contract around any back end's steps 1-4 (`accumulate_fn(qx, qw) -> float32 (M, N)`):
+    operand checks, the residual rows' own accumulator added before the bias, then the bias.  Every back end's
+    qgemm is this function with its own accumulate, so the epilogue cannot drift between them."""
     check_operands(qx, qw)
-    y = accumulate(qx, qw)
+    y = accumulate_fn(qx, qw)
     if residual is not None:
         rows = _residual_rows(residual, residual_rows, qx.rows)
         check_operands(residual, qw)
-        y_res = accumulate(residual, qw)
+        y_res = accumulate_fn(residual, qw)
         y[rows] = (y[rows] + y_res).astype(np.float32)
     if bias is not None:
         y = (y + _bias(bias, qw.rows)).astype(np.float32)
     return y
+
+
+def qgemm_reference(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None,
+                    residual_rows=None) -> np.ndarray:
+    """Y = X W^T (+ residual rows) (+ bias), float32 (M, N); see the module docstring for the exact order."""
+    return qgemm_with(accumulate, qx, qw, bias, residual, residual_rows)
 
 
 def _residual_rows(residual: QTensor, residual_rows, m: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 from .blocks import as_blocks, block_exponent
 from .errors import QuantError, UnknownNameError
 from .formatbooks import E2M1_BOOK, Formatbook, formatbook
-from .formats import E2M1, FP8_E4M3, FP16, INT4, INT8, FloatElementFormat, IntElementFormat
+from .formats import E2M1, FP8_E4M3, FP16, INT4, INT8, FloatElementFormat
 from .qtensor import QTensor, pack_nibbles, unpack_nibbles
 
 POW2, FLOAT = "pow2", "float"   # scale kinds of the arithmetic contract (ALGORITHMS.md section 7)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from quant.errors import QuantError, ShapeError
-from quant.gemm import FLUSH_BELOW, OVERFLOW_ABOVE, check_operands
+from quant.errors import QuantError
+from quant.gemm import FLUSH_BELOW, OVERFLOW_ABOVE, check_operands, qgemm_with
 from quant.qtensor import QTensor
 
 ARRAY_ROWS, ARRAY_COLS = 16, 16     # the edge design's array (configs/arch/edge.yaml); results do not depend on it
@@ -91,19 +91,7 @@ def _accumulate(qx: QTensor, qw: QTensor) -> np.ndarray:
 
 def qgemm(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None, residual_rows=None) -> np.ndarray:
     """Y = X W^T (+ residual rows, own accumulator) (+ bias), float32 (M, N), bit-identical to the reference."""
-    y = _accumulate(qx, qw)
-    if residual is not None:
-        rows = np.arange(qx.rows) if residual_rows is None else np.asarray(residual_rows, np.int64).reshape(-1)
-        if len(rows) != residual.rows or (len(rows) and (rows.min() < 0 or rows.max() >= qx.rows
-                                                         or len(np.unique(rows)) != len(rows))):
-            raise ShapeError(f"qgemm: residual_rows must name {residual.rows} distinct rows in [0, {qx.rows})")
-        y[rows] = (y[rows] + _accumulate(residual, qw)).astype(F32)
-    if bias is not None:
-        b = np.asarray(bias, dtype=F32).reshape(-1)
-        if b.shape[0] != qw.rows:
-            raise ShapeError(f"qgemm: bias has {b.shape[0]} entries, W has N={qw.rows} rows")
-        y = (y + b[None, :]).astype(F32)
-    return y
+    return qgemm_with(_accumulate, qx, qw, bias, residual, residual_rows)
 
 
 # ---- LUT unit (online activation quantizer) ----------------------------------------------------------------
