@@ -1,8 +1,8 @@
 """Component areas: instance counts from the arch spec x per-instance areas from the energy table, node-scaled.
 
-Swappable: when rtl_models/data/area.csv exists (columns `component,area_um2`, areas at 45 nm from Yosys
-synthesis of the RTL), its rows replace the table entries of the same component name (e.g. `pe.mac4_lane`,
-`lut_unit.bank`) and the source reads "yosys".
+Swappable: when rtl_models/data/area.csv exists (Yosys synthesis of the RTL, 45 nm NanGate cell areas), the
+blocks named in YOSYS_BLOCKS replace the table entries of their component and the source reads "yosys".  The LUT
+unit's bank keeps its table estimate until the selector's synthesis finishes (rtl_models/README.md).
 """
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from .spec import ArchSpec
 
 YOSYS_AREA_CSV = Path(__file__).resolve().parents[2] / "rtl_models" / "data" / "area.csv"
 FOUR_BIT_MODES = ("dialect4", "fp4_scaled", "int4")
+# area-table component -> RTL block of rtl_models/data/area.csv that implements it
+YOSYS_BLOCKS = {"pe.mac4_lane": "mac_lane_dialectfp4", "pe.int8_lane": "mac_lane_int8",
+                "pe.block_scaler": "bs_fp32_acc"}
 
 
 def per_instance_areas(table: EnergyTable, csv_path: Path | None = YOSYS_AREA_CSV) -> tuple:
@@ -21,11 +24,11 @@ def per_instance_areas(table: EnergyTable, csv_path: Path | None = YOSYS_AREA_CS
     areas, sources = dict(table.area_um2), {k: table.sources[k] for k in table.area_um2}
     if csv_path is not None and Path(csv_path).is_file():
         with open(csv_path, newline="") as f:
-            for row in csv.DictReader(f):
-                name = (row.get("component") or "").strip()
-                if name in areas and row.get("area_um2"):
-                    areas[name] = float(row["area_um2"])
-                    sources[name] = f"yosys ({csv_path})"
+            by_block = {row["block"]: row for row in csv.DictReader(f) if row.get("area_um2")}
+        for name, block in YOSYS_BLOCKS.items():
+            if name in areas and block in by_block:
+                areas[name] = float(by_block[block]["area_um2"])
+                sources[name] = f"yosys: {block} ({Path(csv_path).name})"
     return areas, sources
 
 

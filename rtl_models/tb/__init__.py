@@ -1,0 +1,1 @@
+"""cocotb testbenches: drivers, monitors, reference models from quant/, scoreboards comparing raw bits."""
