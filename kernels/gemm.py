@@ -138,7 +138,7 @@ class _Operand:
 
     def __init__(self, qt, device):
         # np.require(..., 'W') copies read-only arrays (frozen weights): torch needs writable memory
-    t = lambda a, dt: torch.as_tensor(np.require(a, requirements=['C', 'W']), device=device).to(dt)
+        t = lambda a, dt: torch.as_tensor(np.require(a, requirements=['C', 'W']), device=device).to(dt)
         self.packed = qt.format.element_bits == 4
         codes = t(qt.codes, torch.uint8)
         self.codes = codes if self.packed else codes.view(torch.int8)

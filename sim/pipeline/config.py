@@ -22,8 +22,9 @@ class RunConfig:
     """model: shipped checkpoint name or .safetensors path; recipe: the recipe under study; compare_recipes: more
     recipes for the side-by-side table; arch: design name or YAML path; full_backend: the back end that runs the
     whole sampling (its video is the one measured); check_backends: back ends cross-checked bit for bit against
-    it on a slice (slice_steps denoising steps of slice_prompts prompts); workloads: shape-only workloads for the
-    latency/energy estimate; outliers: also run with function-preserving outlier injection (stress mode)."""
+    it on a slice (slice_steps denoising steps of slice_prompts prompts; a back end running in an interpreter,
+    i.e. Triton without a GPU, stops after interpreter_layer_calls quantized layer calls of it); workloads:
+    shape-only workloads for the latency/energy estimate; outliers: also run with function-preserving outlier injection (stress mode)."""
     model: str = "tiny"
     recipe: str = "semanticdialect"
     compare_recipes: tuple = ()
@@ -32,6 +33,7 @@ class RunConfig:
     check_backends: tuple = ("reference", "triton", "accel")
     slice_steps: int = 1
     slice_prompts: int = 1
+    interpreter_layer_calls: int = 8
     prompts: int = 2
     steps: int = 10
     guidance: float = 4.0
@@ -56,7 +58,7 @@ class RunConfig:
         return p
 
 
-_POSITIVE = ("slice_steps", "slice_prompts", "prompts", "steps")
+_POSITIVE = ("slice_steps", "slice_prompts", "prompts", "steps", "interpreter_layer_calls")
 
 
 def load_run_config(path=None, **overrides) -> RunConfig:

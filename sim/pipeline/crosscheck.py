@@ -10,11 +10,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+class SliceDone(Exception):
+    """Raised by a LayerTap that has seen its `max_calls` layer calls (stops the forward pass early)."""
+
+
 @dataclass
 class LayerTap:
     """Forward hooks on the model's QuantLinear modules.  `digests[(layer, call)]` = sha1 of the output bytes;
-    `keep` = (layer, call) whose output array is also kept in `kept`."""
+    `keep` = (layer, call) whose output array is also kept in `kept`; after `max_calls` calls the tap raises
+    SliceDone (a slice for very slow back ends such as the Triton interpreter)."""
     keep: tuple | None = None
+    max_calls: int | None = None
     digests: dict = field(default_factory=dict)
     order: list = field(default_factory=list)
     kept: np.ndarray | None = None
@@ -43,6 +49,8 @@ class LayerTap:
             self.order.append(key)
             if self.keep == key:
                 self.kept = arr.copy()
+            if self.max_calls is not None and len(self.order) >= self.max_calls:
+                raise SliceDone()
         return hook
 
 
@@ -67,25 +75,31 @@ class CheckResult:
     reference: str
     layer_calls: int
     matching_calls: int
-    latents_identical: bool
+    latents_identical: bool | None   # None: the slice stopped inside the forward pass, no latents to compare
     mismatch: Mismatch | None
     scope: str              # what was compared, e.g. "1 of 10 denoising steps"
 
     @property
     def identical(self) -> bool:
-        return self.mismatch is None and self.latents_identical and self.layer_calls == self.matching_calls
+        return (self.mismatch is None and self.latents_identical is not False and self.layer_calls > 0
+                and self.layer_calls == self.matching_calls)
 
 
 def first_mismatch(ref: LayerTap, other: LayerTap):
-    """The first (layer, call), in the reference's execution order, whose fingerprint differs (or is missing)."""
-    for key in ref.order:
-        if other.digests.get(key) != ref.digests[key]:
+    """The first (layer, call) of the other run, in execution order, whose fingerprint differs from the
+    reference's, or the first reference call the other run lacks (when it was not stopped early)."""
+    for key in other.order:
+        if ref.digests.get(key) != other.digests[key]:
             return key
+    if other.max_calls is None:
+        for key in ref.order:
+            if key not in other.digests:
+                return key
     return None
 
 
 def count_matching(ref: LayerTap, other: LayerTap) -> int:
-    return sum(other.digests.get(k) == d for k, d in ref.digests.items())
+    return sum(ref.digests.get(k) == d for k, d in other.digests.items())
 
 
 def block_of(layer: str) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import RunConfig
-from .crosscheck import (CheckResult, LayerTap, count_matching, describe_difference, first_mismatch,
+from .crosscheck import (CheckResult, LayerTap, SliceDone, count_matching, describe_difference, first_mismatch,
                          latents_equal)
 
 TINY_CFG_BRANCHES = 2   # the tiny sampler's CFG: conditional + unconditional rows per step
@@ -91,12 +91,26 @@ def run_quality(cfg: RunConfig, result: RunResult, log):
             log(f"{recipe}{' +outliers' if outliers else ''}: PSNR {m['psnr_db']:.2f} dB, SSIM {m['ssim']:.4f}")
 
 
-def _tapped_slice(cfg: RunConfig, backend: str, keep=None):
+def _tapped_slice(cfg: RunConfig, backend: str, keep=None, max_calls=None):
+    """(tap, latents or None): the slice run on one back end; stops after max_calls layer calls if given."""
     model = _quantized(cfg, cfg.recipe, backend, False)
-    tap = LayerTap(keep=keep).attach(model)
-    out = _sample(cfg, model, cfg_slice_prompts(cfg), max_steps=cfg.slice_steps)
-    tap.detach()
-    return tap, out.latents.numpy()
+    tap = LayerTap(keep=keep, max_calls=max_calls).attach(model)
+    try:
+        out = _sample(cfg, model, cfg_slice_prompts(cfg), max_steps=cfg.slice_steps)
+        latents = out.latents.numpy()
+    except SliceDone:
+        latents = None
+    finally:
+        tap.detach()
+    return tap, latents
+
+
+def interpreter_limit(cfg: RunConfig, backend: str):
+    """Layer-call budget for a back end that runs in an interpreter (Triton without a GPU), else None."""
+    if backend != "triton":
+        return None
+    import torch
+    return None if torch.cuda.is_available() else cfg.interpreter_layer_calls
 
 
 def cfg_slice_prompts(cfg: RunConfig) -> tuple:
@@ -128,16 +142,19 @@ def run_crosscheck(cfg: RunConfig, result: RunResult, log, backends=None):
             log(f"cross-check {be}: skipped ({reason})")
             continue
         t0 = time.perf_counter()
-        tap, lat = _tapped_slice(cfg, be)
+        limit = interpreter_limit(cfg, be)
+        tap, lat = _tapped_slice(cfg, be, max_calls=limit)
         key = first_mismatch(ref_tap, tap)
         mismatch = None
         if key is not None:
             kept_ref, _ = _tapped_slice(cfg, cfg.full_backend, keep=key)
-            kept_be, _ = _tapped_slice(cfg, be, keep=key)
-            mismatch = describe_difference(be, key, kept_ref.kept, kept_be.kept) if kept_be.kept is not None else \
-                describe_difference(be, key, kept_ref.kept, np.zeros(0, np.float32))
-        check = CheckResult(be, cfg.full_backend, len(ref_tap.digests), count_matching(ref_tap, tap),
-                            latents_equal(ref_lat, lat), mismatch, scope)
+            kept_be, _ = _tapped_slice(cfg, be, keep=key, max_calls=limit)
+            mismatch = describe_difference(be, key, kept_ref.kept if kept_ref.kept is not None else
+                                           np.zeros(0, np.float32),
+                                           kept_be.kept if kept_be.kept is not None else np.zeros(0, np.float32))
+        be_scope = scope if limit is None else f"first {limit} quantized layer calls of: {scope} (interpreter)"
+        check = CheckResult(be, cfg.full_backend, len(tap.digests), count_matching(ref_tap, tap),
+                            None if lat is None else latents_equal(ref_lat, lat), mismatch, be_scope)
         result.checks.append(check)
         result.seconds[f"slice {be}"] = time.perf_counter() - t0
         log(f"cross-check {be} vs {cfg.full_backend}: " + ("bit-identical" if check.identical else
