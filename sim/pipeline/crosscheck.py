@@ -112,8 +112,8 @@ def describe_difference(backend: str, key, ref_arr: np.ndarray, other_arr: np.nd
     if a.shape != b.shape:
         return Mismatch(backend, key[0], key[1], block_of(key[0]), (), f"shape {a.shape}", f"shape {b.shape}")
     idx = tuple(int(i) for i in np.argwhere(a != b)[0])
-    return Mismatch(backend, key[0], key[1], block_of(key[0]), idx, f"0x{a[idx] & 0xFFFFFFFF:08x}",
-                    f"0x{b[idx] & 0xFFFFFFFF:08x}")
+    return Mismatch(backend, key[0], key[1], block_of(key[0]), idx, f"0x{int(a[idx]) & 0xFFFFFFFF:08x}",
+                    f"0x{int(b[idx]) & 0xFFFFFFFF:08x}")
 
 
 def latents_equal(a, b) -> bool:
