@@ -1,9 +1,70 @@
 """Frozen calibrated formatbooks, registered on import (quant.formatbook() imports this module lazily).
 
-Each entry is a named constant with its provenance, produced by `quant.learn.learn_formatbook(...)` and printed
-by `quant.learn.freeze_source(book)`; paste that block below.  No book is registered yet: the default D=32 book
-is learned from VDiT activations in a later step, and a book learned from arbitrary data must not pose as it.
+Each entry is a named constant with its provenance, produced by `quant.learn.learn_formatbook(...)` (through
+quant/calibrate.py) and printed by `quant.learn.freeze_source(book)`, pasted below with the calibration settings
+that reproduce it (`sim study --calibrate-book FILE` writes both; tests/test_study.py checks the book's shape and
+provenance, and a slow test re-runs the calibration and compares every dialect).
+
+dialectfp4-32 [ours]: the default D=32 book of SemanticDialect (ALGORITHMS.md s.3) -- DialectFP4's 16 dialects
+(ids 0-15 unchanged) plus 16 grids chosen greedily to minimize lut_argmin error on the inputs of the FULL
+linears of the shipped tiny VDiT, sampled in FP on CALIBRATION prompts only (never the evaluation prompts).
 """
 from __future__ import annotations
 
 from .formatbooks import Dialect, Formatbook, register_formatbook  # noqa: F401  (used by pasted entries)
+
+# dialectfp4-32 calibration: 390000 blocks of 32 from vdit/checkpoints/tiny.safetensors; reproduce with
+# `sim study --calibrate-book FILE` (tests/test_study.py, marked slow, checks it).
+DIALECTFP4_32_CALIBRATION = {
+    'prompts': 24,
+    'steps': 10,
+    'seeds': [0],
+    'guidance': 2.0,
+    'row_stride': 128,
+    'recipe': 'semanticdialect',
+    'size': 32,
+    'base': 'dialectfp4',
+    'name': 'dialectfp4-32',
+    'checkpoint_sha256': 'b8f0810e3356c053032212f3606ab777aa64c6d6f0ae642b5b2c2155ebb51345',
+}
+# dialectfp4-32: 32 dialects.
+# Provenance: [ours] learn_formatbook: greedy search over 6435 8-level half-unit grids; base dialectfp4 (16 dialects) + 16 learned; lut_argmin calibration error 12267192 -> 9599584 (quarter-units^2) on 390000 blocks of 32: VDiT checkpoint vdit/checkpoints/tiny.safetensors sha256 b8f0810e3356c053, FP sampling of the first 24 calibration prompts, seeds [0], 10 steps, guidance 2.0; inputs of 40 FULL linears, 400 calls, every 128th row
+_DIALECTFP4_32_DIALECTS = (
+    ('d0', (0, 1, 2, 3, 4, 6, 11, 15)),
+    ('d1', (0, 1, 2, 3, 4, 6, 9, 15)),
+    ('d2', (0, 1, 2, 3, 4, 6, 11, 14)),
+    ('d3', (0, 1, 2, 3, 4, 6, 9, 14)),
+    ('d4', (0, 1, 2, 3, 4, 6, 10, 13)),
+    ('d5', (0, 1, 2, 3, 4, 6, 8, 13)),
+    ('d6', (0, 1, 2, 3, 4, 6, 10, 12)),
+    ('d7', (0, 1, 2, 3, 4, 6, 8, 12)),
+    ('d8', (0, 1, 2, 3, 4, 6, 9, 11)),
+    ('d9', (0, 1, 2, 3, 4, 6, 7, 11)),
+    ('d10', (0, 1, 2, 3, 4, 6, 9, 10)),
+    ('d11', (0, 1, 2, 3, 4, 6, 7, 10)),
+    ('d12', (0, 1, 2, 3, 4, 6, 8, 9)),
+    ('d13', (0, 1, 2, 3, 4, 6, 7, 9)),
+    ('d14', (0, 1, 2, 3, 4, 6, 7, 8)),
+    ('d15', (0, 1, 2, 3, 4, 5, 6, 8)),
+    ('d16', (0, 1, 3, 5, 7, 9, 11, 14)),
+    ('d17', (0, 2, 4, 6, 8, 10, 12, 15)),
+    ('d18', (0, 1, 2, 3, 5, 7, 9, 12)),
+    ('d19', (0, 1, 2, 3, 4, 5, 7, 10)),
+    ('d20', (0, 1, 2, 4, 6, 8, 10, 13)),
+    ('d21', (0, 2, 3, 5, 6, 8, 10, 14)),
+    ('d22', (0, 1, 2, 4, 5, 7, 9, 11)),
+    ('d23', (0, 1, 3, 5, 7, 9, 12, 15)),
+    ('d24', (0, 1, 2, 3, 5, 6, 8, 10)),
+    ('d25', (0, 1, 2, 3, 4, 5, 7, 9)),
+    ('d26', (0, 1, 2, 4, 5, 7, 10, 14)),
+    ('d27', (0, 1, 3, 4, 6, 8, 11, 15)),
+    ('d28', (0, 1, 2, 3, 4, 5, 7, 12)),
+    ('d29', (0, 2, 4, 5, 7, 9, 11, 14)),
+    ('d30', (0, 1, 3, 4, 6, 8, 10, 12)),
+    ('d31', (0, 1, 2, 3, 4, 5, 8, 11)),
+)
+DIALECTFP4_32 = register_formatbook(Formatbook(
+    'dialectfp4-32',
+    tuple(Dialect(n, h) for n, h in _DIALECTFP4_32_DIALECTS),
+    provenance='[ours] learn_formatbook: greedy search over 6435 8-level half-unit grids; base dialectfp4 (16 dialects) + 16 learned; lut_argmin calibration error 12267192 -> 9599584 (quarter-units^2) on 390000 blocks of 32: VDiT checkpoint vdit/checkpoints/tiny.safetensors sha256 b8f0810e3356c053, FP sampling of the first 24 calibration prompts, seeds [0], 10 steps, guidance 2.0; inputs of 40 FULL linears, 400 calls, every 128th row',
+))

@@ -296,8 +296,8 @@ def _dialect(name: str, book: str, act: TensorSpec, decomp: bool, seda: bool, fa
 
 
 _SD_NOTES = ("[paper] LUT-argmin online selection, activation decomposition, SeDA",
-             "[ours] D=32 book dialectfp4-32 (calibrated); falls back to dialectfp4 (D=16) until it is frozen into "
-             "the catalog, recorded in the resolved recipe's notes",
+             "[ours] D=32 book dialectfp4-32, calibrated on calibration prompts (quant/learned_books.py); "
+             "dialectfp4 (D=16) is the fallback if it is not registered",
              "[ours] decomposition: 5% salient rows by previous-step attention received; first step: row norms",
              "[ours] SeDA: S=4 shape partition, 8 anchors per sample, refresh every 5 steps",
              "[BD] weights: exact_mse over the formatbook")

@@ -1,0 +1,124 @@
+"""Summaries of a quality study's tidy table (sim/study.py): per-recipe means, SemanticDialect's margins and
+per-prompt win rates against every other recipe, the share of the NVFP4 -> W8A8 PSNR gap it closes, and a
+markdown table.  Reads tables, computes no new measurements.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SUMMARY_METRICS = ("psnr_db", "ssim", "tdiff_psnr_db", "flicker_delta", "warp_error_delta", "latent_nmse",
+                   "velocity_nmse_mean", "task_all")
+MARGIN_METRICS = ("psnr_db", "ssim", "tdiff_psnr_db")
+# for flicker / warping deltas the ideal is 0, so the comparison uses their magnitude
+ABS_BETTER = ("flicker_delta", "warp_error_delta")
+TARGET = "semanticdialect"
+GAP_LOW, GAP_HIGH = "nvfp4", "w8a8"
+
+
+def wide(tidy: pd.DataFrame) -> pd.DataFrame:
+    """One row per (recipe, outliers, prompt, seed), one column per metric."""
+    return tidy.pivot_table(index=["recipe", "outliers", "prompt", "seed"], columns="metric", values="value",
+                            aggfunc="first").reset_index()
+
+
+def summary_table(tidy: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+    """Mean of each summary metric per (recipe, outliers) (|delta| for flicker / warping), joined with costs."""
+    w = wide(tidy)
+    for k in ABS_BETTER:
+        w[k] = w[k].abs()
+    keep = [k for k in SUMMARY_METRICS if k in w.columns]
+    means = w.groupby(["recipe", "outliers"], sort=False)[keep].mean().reset_index()
+    means = means.rename(columns={k: f"abs_{k}" for k in ABS_BETTER})
+    cost_cols = ["recipe", "outliers", "formatbook", "act_bits_per_element", "act_bits_with_residual",
+                 "weight_bits_per_element", "extra_mac_fraction", "sample_seconds"]
+    return means.merge(costs[cost_cols], on=["recipe", "outliers"], how="left")
+
+
+def margins_table(tidy: pd.DataFrame, target: str = TARGET) -> pd.DataFrame:
+    """Per outlier mode and other quantized recipe (fp, the reference itself, is left out): mean of (target - other) for each margin metric over matching
+    (prompt, seed) pairs, and the target's win rate (strictly better; ties count one half)."""
+    w = wide(tidy)
+    rows = []
+    for mode, sub in w.groupby("outliers", sort=False):
+        t = sub[sub.recipe == target].set_index(["prompt", "seed"])
+        if t.empty:
+            continue
+        for other, o in sub[~sub.recipe.isin([target, "fp"])].groupby("recipe", sort=False):
+            o = o.set_index(["prompt", "seed"]).loc[t.index]
+            row = {"outliers": mode, "target": target, "baseline": other, "pairs": len(t)}
+            for k in MARGIN_METRICS:
+                d = (t[k] - o[k]).to_numpy(dtype=float)
+                finite = np.isfinite(d)
+                row[f"margin_{k}"] = float(d[finite].mean()) if finite.any() else float("nan")
+                row[f"win_rate_{k}"] = float(((d > 0) + 0.5 * (d == 0)).mean())
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def gap_closed(summary: pd.DataFrame, target: str = TARGET) -> pd.DataFrame:
+    """(PSNR_target - PSNR_nvfp4) / (PSNR_w8a8 - PSNR_nvfp4) per outlier mode, from the mean PSNRs."""
+    rows = []
+    for mode, sub in summary.groupby("outliers", sort=False):
+        p = sub.set_index("recipe")["psnr_db"]
+        if not {target, GAP_LOW, GAP_HIGH} <= set(p.index):
+            continue
+        gap = p[GAP_HIGH] - p[GAP_LOW]
+        rows.append({"outliers": mode, "psnr_nvfp4": p[GAP_LOW], "psnr_w8a8": p[GAP_HIGH],
+                     "psnr_target": p[target], "gap_db": gap,
+                     "fraction_closed": (p[target] - p[GAP_LOW]) / gap if gap != 0 else float("nan")})
+    return pd.DataFrame(rows)
+
+
+# what each ablation removes from the full recipe
+ABLATIONS = (("decomposition", "semanticdialect-no-decomp"), ("SeDA", "semanticdialect-no-seda"),
+             ("D=32 book (vs D=16)", "semanticdialect-d16"))
+
+
+def feature_table(summary: pd.DataFrame, target: str = TARGET) -> pd.DataFrame:
+    """What each feature contributes: full recipe minus the ablation without it (PSNR, SSIM, temporal PSNR,
+    activation bits with residual, extra MAC fraction), per outlier mode."""
+    rows = []
+    for mode, sub in summary.groupby("outliers", sort=False):
+        s = sub.set_index("recipe")
+        if target not in s.index:
+            continue
+        for feature, ablation in ABLATIONS:
+            if ablation in s.index:
+                keys = ("psnr_db", "ssim", "tdiff_psnr_db", "act_bits_with_residual", "extra_mac_fraction")
+                rows.append({"outliers": mode, "feature": feature, "ablation": ablation,
+                             **{f"delta_{k}": float(s.loc[target, k] - s.loc[ablation, k]) for k in keys}})
+    return pd.DataFrame(rows)
+
+
+def _md_table(df: pd.DataFrame, floats: dict) -> str:
+    if df.empty:
+        return "(no rows: a recipe needed for this table was not run)"
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        cells = []
+        for c in cols:
+            v = r[c]
+            cells.append(format(v, floats.get(c, ".4g")) if isinstance(v, (float, np.floating)) else str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(summary: pd.DataFrame, margins: pd.DataFrame, gap: pd.DataFrame, header: str,
+             notes=(), features: pd.DataFrame | None = None) -> str:
+    """The committed summary: header, per-recipe table, margins / win rates, gap closed, notes."""
+    fmt = {"psnr_db": ".2f", "tdiff_psnr_db": ".2f", "ssim": ".4f", "act_bits_per_element": ".3f",
+           "act_bits_with_residual": ".3f", "weight_bits_per_element": ".3f", "extra_mac_fraction": ".4f",
+           "task_all": ".3f", "sample_seconds": ".0f"}
+    parts = [header, "## Mean per recipe (vs FP of the same model and outlier mode)", _md_table(summary, fmt),
+             f"## {TARGET} minus each recipe (mean over prompts x seeds) and per-prompt win rate",
+             _md_table(margins, {k: ".3f" for k in margins.columns}),
+             f"## Share of the {GAP_LOW} -> {GAP_HIGH} PSNR gap closed by {TARGET}",
+             _md_table(gap, {k: ".3f" for k in gap.columns})]
+    if features is not None and len(features):
+        parts += [f"## What each feature contributes ({TARGET} minus the ablation without it)",
+                  _md_table(features, {k: ".4f" for k in features.columns})]
+    if notes:
+        parts += ["## Notes"] + [f"- {n}" for n in notes]
+    return "\n\n".join(parts) + "\n"
