@@ -109,3 +109,17 @@ def test_ray_worker_killed_mid_sweep_is_retried(tmp_path, reference_run):
     assert killed is not None, f"no Ray worker was caught mid-task:\n{stdout}"
     assert proc.returncode == 0, stdout
     assert _rows(out / "results.sqlite") == reference_run
+
+
+def test_ray_tune_search_is_seeded_and_resumes(tmp_path):
+    pytest.importorskip("ray")
+    spec = parse_sweep(dict(SPEC, search={"kind": "tune", "samples": 3, "seed": 1},
+                            space={"arch_overrides.pe_array.rows": [8, 16, 32],
+                                   "arch_overrides.global_buffer.weights.size_bytes":
+                                       {"min": 65536, "max": 1048576, "log": True, "int": True}}))
+    first = run_sweep(spec, tmp_path, progress=False, workers=2)
+    assert first.n_evaluated == 3 and first.n_failed == 0
+    again = run_sweep(spec, tmp_path, progress=False, workers=2)
+    assert again.n_evaluated == 0 and again.n_skipped == 3
+    frame = ResultStore(tmp_path / "results.sqlite").frame()
+    assert len(frame) == 3 and (frame["latency_s"] > 0).all()

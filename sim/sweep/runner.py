@@ -149,14 +149,14 @@ def _run_tune(spec, store, workers, address, out_dir):
         (_, _, metrics, secs, err), = evaluate_chunk(_spec.evaluator, [(pid, cfg)])
         if err is not None:
             raise RuntimeError(err)
-        return dict(metrics, point_id=pid, cached=False, seconds=secs, config=json.dumps(cfg))
+        return dict(metrics, point_id=pid, cached=False, seconds=secs, resolved_config=json.dumps(cfg))
 
     metric, mode = next(iter(spec.objectives.items()))
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1}),
         param_space=tune_param_space(spec),
         tune_config=tune.TuneConfig(num_samples=spec.samples, metric=metric, mode=mode,
-                                    max_concurrent_trials=workers),
+                                    max_concurrent_trials=workers, search_alg=_search_alg(spec)),
         run_config=tune.RunConfig(storage_path=str(Path(out_dir).resolve() / "tune"), name=spec.name,
                                   verbose=0),
     )
@@ -170,11 +170,17 @@ def _run_tune(spec, store, workers, address, out_dir):
         if m.get("cached"):
             skipped += 1
             continue
-        cfg = json.loads(m.pop("config"))
+        cfg = json.loads(m.pop("resolved_config"))
         clean = {k: v for k, v in m.items() if k in _metric_keys(spec, m)}
         store.record(m["point_id"], cfg, clean, float(m.get("seconds", 0.0)))
         evaluated += 1
     return evaluated + skipped + failed, skipped, evaluated, failed
+
+
+def _search_alg(spec):
+    """Seeded random search (so a rerun proposes the same points and finds them in the store)."""
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+    return BasicVariantGenerator(random_state=spec.seed)
 
 
 def _metric_keys(spec, m):

@@ -24,6 +24,7 @@ import yaml
 
 SPEC_VERSION = 1
 SEARCH_KINDS = ("grid", "random", "tune")
+TUNE_ALGORITHMS = ("random",)   # Ray Tune's seeded BasicVariantGenerator
 OPS = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less}
 TOP_KEYS = {"version", "name", "evaluator", "base", "search", "space", "objectives", "constraints"}
 SEARCH_KEYS = {"kind", "samples", "seed", "algorithm"}
@@ -128,6 +129,8 @@ def parse_sweep(raw, source: str = "<dict>") -> SweepSpec:
     kind = search.get("kind", "grid")
     if kind not in SEARCH_KINDS:
         raise bad("search.kind", f"must be one of {', '.join(SEARCH_KINDS)}, got {kind!r}")
+    if search.get("algorithm", "random") not in TUNE_ALGORITHMS:
+        raise bad("search.algorithm", f"must be one of {', '.join(TUNE_ALGORITHMS)}, got {search['algorithm']!r}")
     samples = search.get("samples", 0 if kind == "grid" else None)
     if kind != "grid" and (not isinstance(samples, int) or samples < 1):
         raise bad("search.samples", f"must be a positive integer for a {kind} search, got {samples!r}")
