@@ -9,19 +9,12 @@ pytest.importorskip("triton", reason="triton not installed: pip install 'semdial
 
 import quant  # noqa: E402
 from quant.decompose import decompose as reference  # noqa: E402
-from kernels import _env, cases  # noqa: E402
+from kernels import cases  # noqa: E402
 from kernels.decompose import decompose as fused  # noqa: E402
 
-pytestmark = pytest.mark.triton
+pytestmark = [pytest.mark.triton, pytest.mark.usefixtures("triton_kernel_mode")]
 D32 = cases.book_d32().name
 
-
-@pytest.fixture(autouse=True, params=["interpreter", pytest.param("gpu", marks=pytest.mark.gpu)])
-def kernel_mode(request):
-    if request.param == "gpu" and _env.INTERPRET:
-        pytest.skip("no CUDA GPU visible: the kernels run in the interpreter in this process")
-    if request.param == "interpreter" and not _env.INTERPRET:
-        pytest.skip("kernels are compiled for the GPU in this process; run with TRITON_INTERPRET=1 for this variant")
 
 
 def assert_same(x, fmt, rows, **kw):

@@ -8,20 +8,12 @@ import kernels  # noqa: E402,F401  (before triton: picks the interpreter on a ma
 pytest.importorskip("triton", reason="triton not installed: pip install 'semdialect-suite[gpu]'")
 
 import quant  # noqa: E402
-from kernels import _env  # noqa: E402
+
 from kernels import cases  # noqa: E402
 
-pytestmark = pytest.mark.triton
+pytestmark = [pytest.mark.triton, pytest.mark.usefixtures("triton_kernel_mode")]
 D32 = cases.book_d32().name
 
-
-@pytest.fixture(autouse=True, params=["interpreter", pytest.param("gpu", marks=pytest.mark.gpu)])
-def kernel_mode(request):
-    if request.param == "gpu" and _env.INTERPRET:
-        pytest.skip("no CUDA GPU visible: the kernels run in the interpreter in this process")
-    if request.param == "interpreter" and not _env.INTERPRET:
-        pytest.skip("kernels are compiled for the GPU in this process; run with TRITON_INTERPRET=1 for this variant")
-    return request.param
 
 
 def both(x, fmt, **kw):
