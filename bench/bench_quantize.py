@@ -11,25 +11,20 @@ disturbed by other processes sharing the machine).
 from __future__ import annotations
 
 import argparse
-import itertools
 import time
 
 import numba
 import numpy as np
 
 import quant
+from quant.learn import seeded_extension
 from quant import fast
 from quant.registry import DialectFormat
 
 
 def book32() -> quant.Formatbook:
     """DialectFP4 plus 16 other valid dialects (a seeded pick of 8-level half-unit grids containing 0)."""
-    base = quant.formatbook("dialectfp4")
-    have = {d.half_units for d in base.dialects}
-    grids = [(0,) + g for g in itertools.combinations(range(1, 16), 7)]
-    order = np.random.default_rng(32).permutation(len(grids))
-    extra = [grids[i] for i in order if grids[i] not in have][:16]
-    return quant.Formatbook("bench32", base.dialects + tuple(quant.Dialect(f"b{i}", g) for i, g in enumerate(extra)))
+    return seeded_extension("dialectfp4", 16, seed=32, name="bench32", prefix="b")
 
 
 def best_time(fn, reps: int, clock=time.perf_counter) -> float:

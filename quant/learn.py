@@ -31,6 +31,19 @@ def all_grids() -> np.ndarray:
     return np.array(rows, dtype=np.int64)
 
 
+def seeded_extension(base: str = "dialectfp4", extra: int = 16, seed: int = 32, name: str = "seeded32",
+                     prefix: str = "s") -> Formatbook:
+    """`base` plus `extra` further valid grids picked by a seeded permutation of all_grids() (test and benchmark
+    data for D > 16 paths; not a calibrated book, unregistered)."""
+    book = formatbook(base)
+    have = {d.half_units for d in book.dialects}
+    grids = [tuple(int(h) for h in g) for g in all_grids()]
+    order = np.random.default_rng(seed).permutation(len(grids))
+    picked = [grids[i] for i in order if grids[i] not in have][:extra]
+    return Formatbook(name, book.dialects + tuple(Dialect(f"{prefix}{i}", g) for i, g in enumerate(picked)),
+                      provenance=f"{base} + {extra} grids by seeded pick (seed {seed}); test data, not calibrated")
+
+
 def q_histograms(calib, block: int = 32) -> tuple:
     """Per-block histograms of the 5-bit intermediate q: (unique histograms float32 (U, 32), counts (U,)).
 

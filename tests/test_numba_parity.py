@@ -1,11 +1,11 @@
 """Raw-bit equality of the Numba back end (quant/fast.py) and the NumPy reference, for quantize and GEMM."""
-import itertools
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import quant
+from quant.learn import seeded_extension
 from quant import fast, reference_backend
 from quant.blocks import as_blocks, block_exponent
 from quant.errors import QuantError
@@ -18,12 +18,7 @@ GEMM_FORMATS = ["dialectfp4", "mxfp4", "nvfp4", "int4_g32", "int4_g128", "int8"]
 
 def book32() -> quant.Formatbook:
     """DialectFP4 plus 16 other valid dialects (a seeded pick of 8-level half-unit grids containing 0)."""
-    base = quant.formatbook("dialectfp4")
-    have = {d.half_units for d in base.dialects}
-    grids = [(0,) + g for g in itertools.combinations(range(1, 16), 7)]
-    order = np.random.default_rng(32).permutation(len(grids))
-    extra = [grids[i] for i in order if grids[i] not in have][:16]
-    return quant.Formatbook("parity32", base.dialects + tuple(quant.Dialect(f"p{i}", g) for i, g in enumerate(extra)))
+    return seeded_extension("dialectfp4", 16, seed=32, name="parity32", prefix="p")
 
 
 BOOKS = {"dialectfp4": quant.formatbook("dialectfp4"), "d32": book32(), "e2m1": quant.formatbook("e2m1")}
