@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-import yaml
+from sim.accel.schema import SpecError, load_yaml
+
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_RUN = ROOT / "configs" / "run" / "default.yaml"
@@ -64,13 +65,9 @@ _POSITIVE = ("slice_steps", "slice_prompts", "prompts", "steps", "interpreter_la
 def load_run_config(path=None, **overrides) -> RunConfig:
     path = Path(path) if path else DEFAULT_RUN
     try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise RunConfigError(f"{path}: no such run configuration file") from None
-    except yaml.YAMLError as exc:
-        raise RunConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise RunConfigError(f"{path}: top level must be a mapping")
+        raw = load_yaml(path)          # one YAML reader for every spec file: names the file, line and column
+    except SpecError as exc:
+        raise RunConfigError(str(exc)) from None
     if raw.pop("version", None) != CONFIG_VERSION:
         raise RunConfigError(f"{path}: field 'version': must be {CONFIG_VERSION}")
     raw.update({k: v for k, v in overrides.items() if v is not None})

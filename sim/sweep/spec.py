@@ -19,8 +19,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.accel.schema import SpecError, load_yaml
+
 import numpy as np
-import yaml
 
 SPEC_VERSION = 1
 SEARCH_KINDS = ("grid", "random", "tune")
@@ -101,13 +102,10 @@ def point_id(config: dict) -> str:
 
 
 def load_sweep(path) -> SweepSpec:
-    path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise SweepSpecError(f"{path}: no such sweep file") from None
-    except yaml.YAMLError as exc:
-        raise SweepSpecError(f"{path}: not valid YAML: {exc}") from None
+        raw = load_yaml(path)          # one YAML reader for every spec file: names the file, line and column
+    except SpecError as exc:
+        raise SweepSpecError(str(exc)) from None
     return parse_sweep(raw, str(path))
 
 
