@@ -156,8 +156,7 @@ def _quantize_dialect(x, f: DialectFormat, selector, block, tensor, nonfinite, a
     al = _allowed_tensor(allowed, xt.shape[0], nb, f.book.size)
     codes, dial, exp, _ = launch_dialect_quantize(xt, f.book, block, mode, allowed=al if mode == LUT_ARGMIN else None,
                                                threshold=int(knobs.get("threshold", 1)))
-    return QTensor(f.name, shape, block, codes.cpu().numpy(), dial.cpu().numpy(), exponent=exp.cpu().numpy(),
-                   meta={"book": f.book.name, "selector": sel.name, **knobs})
+    return f.make_qtensor(shape, block, codes.cpu().numpy(), dial.cpu().numpy(), exp.cpu().numpy(), sel.name, knobs)
 
 
 def _quantize_scaled(x, f: ScaledIntFormat, block, tensor, nonfinite) -> QTensor:

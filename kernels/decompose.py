@@ -14,7 +14,6 @@ import torch
 
 from quant.blocks import FLT_MAX
 from quant.errors import ShapeError
-from quant.qtensor import QTensor
 from quant.registry import DialectFormat, get_format
 from quant.selectors import get_selector
 
@@ -127,9 +126,8 @@ def decompose(x2d, fmt, salient_rows, selector=None, block=None, tensor="x", all
     al = _allowed_tensor(allowed, m, -(-k // block), f.book.size)      # validated for every mode
     out = _launch(xt, f.book, block, mode, torch.as_tensor(rmap, device=DEVICE), len(rows),
                   al if mode == LUT_ARGMIN else None, int(knobs.get("threshold", 1)), nonfinite == "saturate")
-    meta = {"book": f.book.name, "selector": sel, **knobs}
-    as_q = lambda shape, c, d, e: QTensor(f.name, shape, block, c.cpu().numpy(), d.cpu().numpy(),
-                                          exponent=e.cpu().numpy(), meta=dict(meta))
+    as_q = lambda shape, c, d, e: f.make_qtensor(shape, block, c.cpu().numpy(), d.cpu().numpy(), e.cpu().numpy(),
+                                                 sel, knobs)
     return as_q((m, k), *out[:3]), as_q((len(rows), k), *out[3:6])
 
 

@@ -120,10 +120,8 @@ def quantize(x, f, selector=None, block=None, tensor="x", nonfinite="raise", all
     x2d = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
     if not _all_finite(x2d):
         return f.quantize(x, **plain)                     # raises naming the block, or saturates
-    book = f.book
-    e, dialect, codes = quantize_dialect(x2d, block, book, sel.name, allowed=allowed, **knobs)
-    return QTensor(f.name, tuple(x.shape), block, codes, dialect.astype(np.uint8), exponent=e.astype(np.int8),
-                   meta={"book": book.name, "selector": sel.name, **{k: v for k, v in knobs.items()}})
+    e, dialect, codes = quantize_dialect(x2d, block, f.book, sel.name, allowed=allowed, **knobs)
+    return f.make_qtensor(x.shape, block, codes, dialect, e, sel.name, knobs)
 
 
 # ---- GEMM ------------------------------------------------------------------------------------------------------

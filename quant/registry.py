@@ -55,10 +55,14 @@ class DialectFormat:
         book = self.book
         from .backends import get_backend
         dialect, codes = get_backend(backend).select_encode(sel.name, xb, e, book, allowed=allowed, **knobs)
-        r = xb.shape[0]
-        return QTensor(self.name, shape, block, _pack(codes.reshape(r, -1), 4), dialect.astype(np.uint8),
-                       exponent=e.astype(np.int8),
-                       meta={"book": book.name, "selector": sel.name, **{k: v for k, v in knobs.items()}})
+        return self.make_qtensor(shape, block, _pack(codes.reshape(xb.shape[0], -1), 4), dialect, e, sel.name, knobs)
+
+    def make_qtensor(self, shape, block, packed_codes, dialect, exponent, selector: str, knobs: dict) -> QTensor:
+        """The QTensor of this format from packed codes and per-block dialect ids and exponents (shared by every
+        back end, so metadata and dtypes cannot drift between them)."""
+        return QTensor(self.name, tuple(shape), block, packed_codes, dialect.astype(np.uint8),
+                       exponent=exponent.astype(np.int8),
+                       meta={"book": self.book.name, "selector": selector, **knobs})
 
     def decode_ints(self, qt: QTensor) -> np.ndarray:
         codes = unpack_nibbles(qt.codes).astype(np.int64)
