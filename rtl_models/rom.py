@@ -1,11 +1,19 @@
 """ROM contents for the RTL, generated from a `quant.Formatbook` (its hardware view, `book.rtl_params()`).
 
 `write_rom_include(book, folder)` writes `dialect_rom.vh`, a Verilog include with the book's size, its id width and
-three read-only memories with lookup functions, so one Python object defines both the reference quantizer and the ROMs:
+the lookup functions, so one Python object defines both the reference quantizer and the ROMs:
 
-    rom_err(d, q) -> ERR[d][q]     (selector error banks, ROM_ERR_BITS bits)
-    rom_idx(d, q) -> IDX[d][q]     (selector index table, 3 bits)
-    rom_mag(d, i) -> half-units    (decode ROM of the MAC processing element, 4 bits)
+    rom_err_row(d)        -> {ERR[d][31], .., ERR[d][0]}  (32 x ROM_ERR_BITS; entry q in bits [q*ROM_ERR_BITS +: ..])
+    rom_idx_row(d)        -> {IDX[d][31], .., IDX[d][0]}  (32 x 3 bits, selector index table)
+    rom_mag_row(d)        -> {MAG[d][7], .., MAG[d][0]}   (8 x 4 bits, half-unit magnitudes)
+    rom_err_entry(row, q) -> entry q of an ERR row;  rom_idx_entry(row, q) -> entry q of an IDX row
+    rom_mag(d, i)         -> MAG[d][i]                    (decode ROM of the MAC processing element, 4 bits)
+
+The selectors read whole rows: a dialect bank's ERR row is a constant (or a PASSES-way mux of constants) shared by its
+32 lanes, each lane picking its entry with its 5-bit q, and the packing stage selects the winner's IDX row once (a
+D-way mux of constants).  That is the hardware a designer would build, and Yosys folds the constants into small logic
+functions.  (Reading one memory word per lane and bank, hundreds of variable-address read ports, made Yosys's
+memory_map run past the synthesis time limit.)  The MAC decode keeps its memory: one read port per decoder.
 """
 from __future__ import annotations
 
@@ -70,6 +78,45 @@ def _table_function(name: str, out_bits: int, d_bits: int, a_bits: int, table) -
                     "endfunction"]
 
 
+def _row_function(name: str, entry_bits: int, d_bits: int, table) -> list:
+    """`name(d)`: dialect d's whole row as one constant, entry a in bits [a*entry_bits +: entry_bits] (a case over d;
+    ids without a row read zeros)."""
+    width = entry_bits * len(table[0])
+    lines = [f"function [{width - 1}:0] {name};   // entry a in bits [a*{entry_bits} +: {entry_bits}]",
+             f"    input [{d_bits - 1}:0] d;",
+             "    begin",
+             "        case (d)"]
+    for d, row in enumerate(table):
+        words = ", ".join(f"{entry_bits}'d{int(v)}" for v in reversed(row))
+        lines.append(f"            {d_bits}'d{d}: {name} = {{{words}}};")
+    return lines + [f"            default: {name} = {width}'d0;",
+                    "        endcase",
+                    "    end",
+                    "endfunction"]
+
+
+def _entry_function(name: str, entry_bits: int, entries: int = 32, group: int = 8) -> list:
+    """`name(row, a)`: entry a of a row: a one-hot AND-OR multiplexer picks the group of `group` entries by a's high
+    bits, a part-select the entry by its low bits.  This form is cheap in both tools: a part-select over the whole
+    row (`row[a*W +: W]`) makes Yosys build a barrel shifter over it (gigabytes for the selectors), a case over
+    constant entries becomes a ROM whose read port memory_dff fuses with the q register, and a mux-tree module makes
+    Icarus elaborate tens of thousands of instances."""
+    a_bits, lo_bits = (entries - 1).bit_length(), (group - 1).bit_length()
+    gw = group * entry_bits
+    hi = f"a[{a_bits - 1}:{lo_bits}]"
+    terms = [f"({{{gw}{{{hi} == {a_bits - lo_bits}'d{g}}}}} & row[{g * gw + gw - 1}:{g * gw}])"
+             for g in range(entries // group)]
+    return [f"function [{entry_bits - 1}:0] {name};",
+            f"    input [{entries * entry_bits - 1}:0] row;",
+            f"    input [{a_bits - 1}:0] a;",
+            f"    reg [{gw - 1}:0] grp;",
+            "    begin",
+            "        grp = " + "\n            | ".join(terms) + ";",
+            f"        {name} = grp[a[{lo_bits - 1}:0] * {entry_bits} +: {entry_bits}];",
+            "    end",
+            "endfunction"]
+
+
 def rom_include_text(book: Formatbook) -> str:
     p = book.rtl_params()
     ib, eb = p["ID_BITS"], p["ERR_BITS"]
@@ -81,8 +128,11 @@ def rom_include_text(book: Formatbook) -> str:
            f"localparam integer ROM_ERR_BITS = {eb};",
            "/* verilator lint_on UNUSEDPARAM */",
            "/* verilator lint_off UNUSEDSIGNAL */"]
-    out += _table_function("rom_err", eb, ib, 5, _pad(p["err_rom"], ib))
-    out += _table_function("rom_idx", 3, ib, 5, _pad(p["idx_rom"], ib))
+    out += _row_function("rom_err_row", eb, ib, p["err_rom"])
+    out += _row_function("rom_idx_row", 3, ib, p["idx_rom"])
+    out += _row_function("rom_mag_row", 4, ib, p["decode_rom"])
+    out += _entry_function("rom_err_entry", eb, 32)
+    out += _entry_function("rom_idx_entry", 3, 32)
     out += _table_function("rom_mag", 4, ib, 3, _pad(p["decode_rom"], ib))
     out.append("/* verilator lint_on UNUSEDSIGNAL */")
     return "\n".join(out) + "\n"

@@ -2,7 +2,7 @@
 // LUT-based dialect selector (ALGORITHMS.md section 3): per-dialect ERR ROM banks -> adder trees -> argmin tree
 // -> IDX ROM lookup -> code packing.  Input: one block of 32 five-bit intermediates q (quarter-units) and signs.
 //
-// Microarchitecture: BANKS dialect banks (each 32 ERR ROMs + one adder tree) evaluate dialects
+// Microarchitecture: BANKS dialect banks (each an ERR row lookup for 32 lanes + one adder tree) evaluate dialects
 // pass*BANKS .. pass*BANKS+BANKS-1 in pass = 0 .. D/BANKS-1, one pass per cycle; a running (cost, id) minimum
 // keeps the earlier (lower) id on ties.  A block accepted at a rising edge has its result registered
 // (out_valid = 1) D/BANKS edges later; a new block is accepted in the last pass, so throughput is one block per
@@ -59,17 +59,30 @@ module lut_selector #(
         end
     endgenerate
 
+    // Bank b of pass p evaluates dialect p*BANKS + b.  Its ERR row (32 x ROM_ERR_BITS) is selected once per bank and
+    // shared by the 32 lanes: a constant when BANKS == D, else a PASSES-way mux of constant rows on `pass`; each lane
+    // picks its entry with its q (rom_err_entry, a 32:1 mux; with a constant row a 5-input function per ERR bit).
+    localparam integer RW = N * ROM_ERR_BITS;
     wire [BANKS*CW-1:0] bank_cost;
-    genvar b, i;
+    genvar b, i, p;
     generate
         for (b = 0; b < BANKS; b = b + 1) begin : bank
-            /* verilator lint_off WIDTH */
-            localparam [ID_BITS-1:0] BID = b;
-            /* verilator lint_on WIDTH */
-            wire [ID_BITS-1:0] did = base | BID;
-            wire [N*ROM_ERR_BITS-1:0] err;
+            wire [PASSES*RW-1:0] rows;
+            for (p = 0; p < PASSES; p = p + 1) begin : row_of_pass
+                /* verilator lint_off WIDTH */
+                localparam [ID_BITS-1:0] DID = p * BANKS + b;
+                /* verilator lint_on WIDTH */
+                assign rows[p*RW +: RW] = rom_err_row(DID);
+            end
+            wire [RW-1:0] row;
+            if (PASSES == 1) begin : fixed
+                assign row = rows;
+            end else begin : by_pass
+                mux_tree #(.N(PASSES), .W(RW)) pick (.in(rows), .sel(pass), .out(row));
+            end
+            wire [RW-1:0] err;
             for (i = 0; i < N; i = i + 1) begin : lane
-                assign err[i*ROM_ERR_BITS +: ROM_ERR_BITS] = rom_err(did, q_r[i*5 +: 5]);
+                assign err[i*ROM_ERR_BITS +: ROM_ERR_BITS] = rom_err_entry(row, q_r[i*5 +: 5]);
             end
             adder_tree #(.N(N), .W(ROM_ERR_BITS), .SIGNED(0)) tree (.in(err), .sum(bank_cost[b*CW +: CW]));
         end
@@ -83,10 +96,12 @@ module lut_selector #(
     wire [CW-1:0]      new_cost = take ? pass_cost : best_cost;
     wire [ID_BITS-1:0] new_id = take ? (base | pass_bank) : best_id;
 
+    // the running winner's IDX row (a D-way mux of 32 x 3-bit constant rows), each lane picking its entry by q
+    wire [N*3-1:0] idx_row = rom_idx_row(new_id);
     wire [N*4-1:0] codes;
     generate
         for (i = 0; i < N; i = i + 1) begin : pack
-            wire [2:0] idx = rom_idx(new_id, q_r[i*5 +: 5]);
+            wire [2:0] idx = rom_idx_entry(idx_row, q_r[i*5 +: 5]);
             // canonical zero: the sign bit is kept only for a nonzero index
             assign codes[i*4 +: 4] = {s_r[i] & (idx != 3'd0), idx};
         end

@@ -1,6 +1,6 @@
 `timescale 1ns/1ps
-// Reduction trees used by the selectors and the MAC processing elements.
-// All three are recursive binary trees (the lower half of the inputs is the left subtree), so the logic depth is
+// Reduction and selection trees used by the selectors and the MAC processing elements.
+// All four are recursive binary trees (the lower half of the inputs is the left subtree), so the logic depth is
 // ceil(log2 N) and yosys/iverilog/verilator elaborate them from the N parameter alone.
 
 // Sum of N two's-complement (SIGNED=1) or unsigned (SIGNED=0) W-bit values, exact: W + clog2(N) output bits.
@@ -85,6 +85,30 @@ module max_tree #(
             max_tree #(.N(NL), .W(W)) left  (.in(in[NL*W-1:0]), .max(ml));
             max_tree #(.N(N - NL), .W(W)) right (.in(in[N*W-1:NL*W]), .max(mr));
             assign max = (mr > ml) ? mr : ml;
+        end
+    endgenerate
+endmodule
+
+// Entry `sel` of N W-bit entries (entry k in bits [k*W +: W]), N a power of two >= 2: a binary tree of 2:1
+// multiplexers, the most significant select bit at the root (lut_selector: a bank's ERR row by pass).
+module mux_tree #(
+    parameter integer N = 32,
+    parameter integer W = 8,
+    parameter integer SW = $clog2(N)
+) (
+    input  wire [N*W-1:0] in,
+    input  wire [SW-1:0]  sel,
+    output wire [W-1:0]   out
+);
+    generate
+        if (N == 2) begin : leaf
+            assign out = sel[0] ? in[2*W-1:W] : in[W-1:0];
+        end else begin : node
+            localparam integer NL = N / 2;
+            wire [W-1:0] ol, oh;
+            mux_tree #(.N(NL), .W(W), .SW(SW-1)) lo (.in(in[NL*W-1:0]), .sel(sel[SW-2:0]), .out(ol));
+            mux_tree #(.N(NL), .W(W), .SW(SW-1)) hi (.in(in[N*W-1:NL*W]), .sel(sel[SW-2:0]), .out(oh));
+            assign out = sel[SW-1] ? oh : ol;
         end
     endgenerate
 endmodule

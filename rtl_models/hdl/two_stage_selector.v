@@ -49,7 +49,10 @@ module two_stage_selector #(
             /* verilator lint_off WIDTH */
             localparam [ID_BITS-1:0] A = 2 * p;
             /* verilator lint_on WIDTH */
-            wire [4:0] pm = {1'b0, rom_mag(A, 3'd7)};
+            /* verilator lint_off UNUSEDSIGNAL */
+            wire [31:0] mags = rom_mag_row(A);          // constant; only the maximum (entry 7) is used
+            /* verilator lint_on UNUSEDSIGNAL */
+            wire [4:0] pm = {1'b0, mags[7*4 +: 4]};
             assign pdist[p*5 +: 5] = (pm > mh) ? pm - mh : mh - pm;
         end
     endgenerate
@@ -59,9 +62,14 @@ module two_stage_selector #(
     wire [ID_BITS-1:0] id_b = {best_pair, 1'b1};
 
     // stage 2: beneficial-range count
-    wire [3:0] a6 = rom_mag(id_a, 3'd6);
-    wire [3:0] b6 = rom_mag(id_b, 3'd6);
-    wire [3:0] am = rom_mag(id_a, 3'd7);
+    // the chosen pair's magnitude rows (NP-way muxes of constants; only entries 6 and 7 are used)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] mags_a = rom_mag_row(id_a);
+    wire [31:0] mags_b = rom_mag_row(id_b);
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire [3:0] a6 = mags_a[6*4 +: 4];
+    wire [3:0] b6 = mags_b[6*4 +: 4];
+    wire [3:0] am = mags_a[7*4 +: 4];
     wire [4:0] lo = {1'b0, a6} + {1'b0, b6};
     wire [4:0] hi = {1'b0, a6} + {1'b0, am};
     wire [N-1:0] in_range;
@@ -78,10 +86,12 @@ module two_stage_selector #(
     // an all-zero block (the only way qmax can be 0) encodes as dialect 0, codes 0, like the reference
     wire [ID_BITS-1:0] sel = (qmax == 5'd0) ? {ID_BITS{1'b0}} : (choose_b ? id_b : id_a);
 
+    // the selected dialect's IDX row (a D-way mux of 32 x 3-bit constant rows), each lane picking its entry by q
+    wire [N*3-1:0] idx_row = rom_idx_row(sel);
     wire [N*4-1:0] codes;
     generate
         for (i = 0; i < N; i = i + 1) begin : pack
-            wire [2:0] idx = rom_idx(sel, q_r[i*5 +: 5]);
+            wire [2:0] idx = rom_idx_entry(idx_row, q_r[i*5 +: 5]);
             assign codes[i*4 +: 4] = {s_r[i] & (idx != 3'd0), idx};
         end
     endgenerate
