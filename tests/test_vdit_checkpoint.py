@@ -80,6 +80,17 @@ def test_save_checkpoint_round_trip_with_metadata(tmp_path):
     assert all(_bits(v) == _bits(src.state_dict()[k]) for k, v in model.state_dict().items())
 
 
+def test_rope_base_travels_in_metadata(tmp_path):
+    """theta is not visible in any tensor shape: save_checkpoint records it, and a file without it gets 10,000."""
+    src = vdit.build(vdit.CONFIGS["tiny"].with_(theta=37), seed=1)
+    p = tmp_path / "t37.safetensors"
+    vdit.save_checkpoint(src, p)
+    assert vdit.load_checkpoint(p)[1].theta == 37
+    q = tmp_path / "plain.safetensors"
+    _plain_save(src, q, torch.float32)
+    assert vdit.load_checkpoint(q)[1].theta == 10_000
+
+
 def test_truncated_file_refused(narrow_model, tmp_path):
     p = tmp_path / "full.safetensors"
     _plain_save(narrow_model, p, torch.float32)

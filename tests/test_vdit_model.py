@@ -148,3 +148,15 @@ def test_rope_is_relative_and_identity_at_position_zero():
     assert abs(a - dot([1, 2, 3], [4, 1, 5])) > 1e-3
     zero = apply_rope(q, rope_angles(torch.zeros(1, 1, 3), axes, 1e4))
     assert zero.numpy().tobytes() == q.numpy().tobytes()
+
+
+def test_qk_norm_init_sets_only_the_qk_scales():
+    a, b = vdit.build("tiny", seed=3), vdit.build("tiny", seed=3, qk_norm_init=2.0)
+    qk = [n for n, _ in a.named_parameters() if n.endswith(("query_norm.scale", "key_norm.scale"))]
+    assert len(qk) == 2 * (2 * 2 + 4)
+    sa, sb = a.state_dict(), b.state_dict()
+    for k in sa:
+        if k in qk:
+            assert torch.all(sa[k] == 1.0) and torch.all(sb[k] == 2.0), k
+        else:
+            assert torch.equal(sa[k], sb[k]), k

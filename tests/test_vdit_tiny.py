@@ -31,5 +31,5 @@ def test_tiny_checkpoint_meets_recorded_accuracy():
     tol = 1 / len(prompts) + 1e-9
     for key in ("colour", "shape", "direction"):
         assert acc[key] >= card["test_accuracy"][key] - tol, (key, acc, card["test_accuracy"])
-    # colour is clearly learned (chance 1/4); shape and direction are not yet (see the card's status line)
-    assert acc["colour"] >= 0.75
+    # colour and direction are clearly learned (chance 1/4), shape above its chance of 1/3 (see the card)
+    assert acc["colour"] >= 0.75 and acc["direction"] >= 0.75 and acc["shape"] >= 0.5

@@ -112,7 +112,7 @@ def _axes_dim(head_dim: int) -> tuple:
 
 def derive_config(st: SafetensorsFile, name: str = "from-checkpoint") -> MMDiTConfig:
     """Hidden size, depths, heads, channels and text widths from the keys and shapes (metadata `vdit_config`,
-    written by `save_checkpoint`, supplies the RoPE split when present)."""
+    written by `save_checkpoint`, supplies the RoPE split and base when present; Open-Sora's base 10,000 otherwise)."""
     need = ["img_in.weight", "cond_in.weight", "txt_in.weight", "vector_in.in_layer.weight",
             "time_in.in_layer.weight", "double_blocks.0.img_attn.norm.query_norm.scale",
             "double_blocks.0.img_mlp.0.weight"]
@@ -129,7 +129,7 @@ def derive_config(st: SafetensorsFile, name: str = "from-checkpoint") -> MMDiTCo
                        depth_single_blocks=_count(st.entries, "single_blocks"), axes_dim=axes,
                        context_in_dim=st.shape("txt_in.weight")[1], vec_in_dim=st.shape("vector_in.in_layer.weight")[1],
                        patch_size=patch, mlp_ratio=st.shape("double_blocks.0.img_mlp.0.weight")[0] / hidden,
-                       time_dim=st.shape("time_in.in_layer.weight")[1])
+                       time_dim=st.shape("time_in.in_layer.weight")[1], theta=int(meta.get("theta", 10_000)))
 
 
 def load_checkpoint(path, device="cpu", dtype=torch.float32):
@@ -163,7 +163,8 @@ def load_checkpoint(path, device="cpu", dtype=torch.float32):
 def save_checkpoint(model, path, dtype=torch.float32, metadata: dict | None = None) -> None:
     """Write the state dict as safetensors (dtype float32 or bfloat16) with the config in the metadata."""
     c = model.config
-    meta = {"vdit_config": json.dumps({"name": c.name, "axes_dim": list(c.axes_dim)}), "format": "pt"}
+    meta = {"vdit_config": json.dumps({"name": c.name, "axes_dim": list(c.axes_dim), "theta": c.theta}),
+            "format": "pt"}
     meta.update({k: str(v) for k, v in (metadata or {}).items()})
     tensors = {k: v.detach().to(dtype).contiguous().cpu() for k, v in model.state_dict().items()}
     save_file(tensors, os.fspath(path), metadata=meta)

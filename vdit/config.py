@@ -63,8 +63,11 @@ OPENSORA2 = MMDiTConfig(name="opensora2", in_channels=64, hidden_size=3072, num_
 # DC-AE variant: 128 latent channels, no spatial patchify (patch_size 1) -> cond_in 129.
 OPENSORA2_DCAE = OPENSORA2.with_(name="opensora2-dcae", in_channels=128, patch_size=1)
 # The tiny stand-in we train: RGB space-to-depth x2 (12 channels) then patchify 2x2 -> 48 channels per token.
+# RoPE base 100 [ours]: with 8 positions per axis and 12 dims per spatial axis, Open-Sora's 10,000 leaves only two
+# frequencies that vary across the grid, and the model trained with it kept near-uniform attention (vdit/checkpoints/
+# tiny.md); the base is recorded in the checkpoint metadata.
 TINY = MMDiTConfig(name="tiny", in_channels=48, hidden_size=128, num_heads=4, depth=2, depth_single_blocks=4,
-                   axes_dim=(8, 12, 12), context_in_dim=64, vec_in_dim=32)
+                   axes_dim=(8, 12, 12), context_in_dim=64, vec_in_dim=32, theta=100)
 
 CONFIGS = {c.name: c for c in (OPENSORA2, OPENSORA2_DCAE, TINY)}
 

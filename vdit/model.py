@@ -39,9 +39,9 @@ class MMDiTModel(nn.Module):
         """Install (or with None remove) a duck-typed recorder; see `vdit.layers.attention`."""
         self._recorder = recorder
 
-    def init_weights(self, seed: int = 0, std: float = 0.02) -> "MMDiTModel":
+    def init_weights(self, seed: int = 0, std: float = 0.02, qk_norm_init: float = 1.0) -> "MMDiTModel":
         """N(0, std) weights and zero biases (like a real checkpoint's statistics); `cond_in` zero so an untrained
-        image-conditioning path is a no-op."""
+        image-conditioning path is a no-op; QK-RMSNorm scales start at `qk_norm_init` (Flux / Open-Sora: 1.0)."""
         gen = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             for name, mod in self.named_modules():
@@ -49,6 +49,9 @@ class MMDiTModel(nn.Module):
                     mod.weight.copy_(torch.randn(mod.weight.shape, generator=gen) * std)
                     mod.bias.zero_()
             self.cond_in.weight.zero_()
+            for name, p in self.named_parameters():
+                if name.endswith(("query_norm.scale", "key_norm.scale")):
+                    p.fill_(qk_norm_init)
         return self
 
     def forward(self, img, img_ids, txt, txt_ids, timesteps, y_vec, cond=None):
@@ -68,14 +71,15 @@ class MMDiTModel(nn.Module):
         return self.final_layer(x[:, n_txt:], vec)
 
 
-def build(name_or_config="tiny", device="cpu", seed: int = 0, dtype=torch.float32) -> MMDiTModel:
+def build(name_or_config="tiny", device="cpu", seed: int = 0, dtype=torch.float32,
+          qk_norm_init: float = 1.0) -> MMDiTModel:
     """A model for a named config (see `vdit.CONFIGS`) or an MMDiTConfig.  device="meta" allocates nothing
     (use it to count the 11.89 B parameters of `opensora2`); otherwise weights are N(0, 0.02), seeded."""
     config = get_config(name_or_config) if isinstance(name_or_config, str) else name_or_config
     with torch.device(device):
         model = MMDiTModel(config)
     if str(device) != "meta":
-        model.init_weights(seed)
+        model.init_weights(seed, qk_norm_init=qk_norm_init)
     return model.to(dtype)
 
 

@@ -37,7 +37,7 @@ class RunConfig:
     interpreter_layer_calls: int = 8
     prompts: int = 2
     steps: int = 10
-    guidance: float = 2.0
+    guidance: float = 6.0
     seed: int = 0
     workloads: tuple = ("tiny", "opensora2-256px")
     outliers: bool = False
