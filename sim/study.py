@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 STUDY_RECIPES = ("fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdialect", "semanticdialect",
-                 "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16")
+                 "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16")
 OUTLIER_MODES = ("none", "on")
 DEFAULT_CHECKPOINT = "vdit/checkpoints/tiny.safetensors"
 # keys of vdit.metrics.compare kept per (recipe, prompt, seed); the rest (per-step lists, FP-only values) are not
