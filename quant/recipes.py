@@ -87,12 +87,13 @@ SEDA_PARTITIONS = ("shape", "range")
 class Seda:
     """Semantic-aware dialect assignment [paper]; details [ours] (see quant/seda.py).
 
-    n_subbooks: S sub-formatbooks (D/S dialects each) [ours: 4].  n_anchors: anchor tokens per sample [ours: 8].
+    n_subbooks: S sub-formatbooks (D/S dialects each) [ours: 2, chosen by `sim study --tune` on calibration prompts
+            (results/study/tuning.csv: S=2 beat S=4 and S=8 with and without outlier injection)].  n_anchors: anchor tokens per sample [ours: 8].
     refresh_every: token groups are rebuilt every T denoising steps from the attention map [ours: 5].
     partition: "shape" (each sub-book spans the ranges with one upper-magnitude shape) or "range" [ours].
     """
     enabled: bool = False
-    n_subbooks: int = 4
+    n_subbooks: int = 2
     n_anchors: int = 8
     refresh_every: int = 5
     partition: str = "shape"
@@ -299,7 +300,7 @@ _SD_NOTES = ("[paper] LUT-argmin online selection, activation decomposition, SeD
              "[ours] D=32 book dialectfp4-32, calibrated on calibration prompts (quant/learned_books.py); "
              "dialectfp4 (D=16) is the fallback if it is not registered",
              "[ours] decomposition: 5% salient rows by previous-step attention received; first step: row norms",
-             "[ours] SeDA: S=4 shape partition, 8 anchors per sample, refresh every 5 steps",
+             "[ours] SeDA: S=2 shape partition (tuned on calibration prompts), 8 anchors per sample, refresh every 5 steps",
              "[BD] weights: exact_mse over the formatbook")
 _SD_ACT = TensorSpec("dialectfp4-32", "lut_argmin")
 
