@@ -68,10 +68,19 @@ def test_fp32_accumulator_bit_exact():
     assert res.data["fp32_add"]["matched"] == res.data["fp32_add"]["vectors"] > 2000
 
 
+def test_q_frontend_matches_reference():
+    res = _run(RtlCase("q_frontend", "q_frontend", ("trees.v", "q_frontend.v"), "rtl_models.tb.frontend_tb",
+                       config=(("n_random", 300), ("seed", 1))))
+    fe = res.data["frontend"]
+    assert fe["matched"] == fe["blocks"] > 300
+    assert fe["distinct_exponents"] > 100                      # the random blocks span the exponent range
+
+
 LINT_TOPS = [("lut_selector", SEL, ()), ("lut_selector", SEL, ("-GBANKS=4",)),
              ("two_stage_selector", ("trees.v", "two_stage_selector.v"), ()),
              ("block_dot_dialect", MAC, ()), ("mac_lane_dialect", MAC, ()), ("block_dot_int8", MAC, ()),
              ("mac_lane_fp4", MAC, ()), ("bs_fp32_acc", ("bs_fp32_acc.v",), ()),
+             ("q_frontend", ("trees.v", "q_frontend.v"), ()),
              ("pe_array_gemm", ("trees.v", "mac_units.v", "bs_fp32_acc.v", "pe_array.v"), ())]
 
 
