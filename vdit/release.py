@@ -18,7 +18,7 @@ import torch
 
 from . import data, tasks
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import get_config
+from .config import TINY
 from .model import build
 from .sampler import sample
 from .train import TrainConfig, Trainer, write_loss_csv
@@ -81,7 +81,7 @@ def export(state_path: str) -> tuple:
     from safetensors import safe_open
     with safe_open(state_path, "pt") as f:
         cfg = json.loads(f.metadata()["train_config"])
-    model = build(get_config("tiny").with_(theta=cfg.get("rope_theta", 10_000)))
+    model = build(TINY.with_(theta=cfg.get("rope_theta", 10_000)))
     model.load_state_dict(trainer.ema)
     hist = trainer.history
     info = {"steps": trainer.step, "batch": cfg["batch"], "lr": cfg["lr"], "seed": cfg["seed"],
@@ -166,8 +166,8 @@ Reproduce: `python -m vdit.train --steps {sched_steps} --until {steps} --batch {
 **Status (FULL setting)**: {status}.  {advice}
 
 **Reconstructed choices [ours]** (the tiny config is not an Open-Sora config; these two differ from Open-Sora 2.0's
-values and are knobs of `vdit.train`): RoPE base 100 instead of 10,000, because with 8 tokens per axis and 12 dims per
-spatial axis a base of 10,000 leaves only two frequencies that vary across the grid; QK-RMSNorm scales start at 2.0
+values and are knobs of `vdit.train`): RoPE base {theta} instead of 10,000, because with 8 tokens per axis and 12 dims
+per spatial axis a base of 10,000 leaves only two frequencies that vary across the grid; QK-RMSNorm scales start at {qk}
 instead of 1.0, because QK-normalised logits are bounded by scale^2 x sqrt(head dim) = 5.7 at head dim 32 and the
 first checkpoint (base 10,000, scale 1.0, 1,800 steps) kept near-uniform attention (entropy 5.6-6.0 nats vs 6.25
 uniform; scales moved by less than 0.3), producing token-sized fragments instead of objects.  The two changes were

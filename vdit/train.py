@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from . import data, schedule
-from .config import get_config
+from .config import TINY
 from .model import MMDiTModel, build
 
 
@@ -39,7 +39,7 @@ class TrainConfig:
     null_prob: float = 0.1
     seed: int = 0
     save_every: int = 100
-    rope_theta: int = 100       # RoPE base [ours] (Open-Sora: 10,000; see vdit/config.py TINY); saved in the checkpoint
+    rope_theta: int = TINY.theta  # RoPE base [ours: 100] (Open-Sora: 10,000; see vdit/config.py), in the checkpoint
     qk_norm_init: float = 2.0   # initial QK-RMSNorm scales [ours] (Open-Sora / Flux: 1.0): QK-normalised logits are
                                 # bounded by scale^2 * sqrt(head_dim), only 5.7 at head dim 32 with 1.0
 
@@ -67,7 +67,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, model: MMDiTModel | None = None):
         self.cfg = cfg
         self.model = model if model is not None else build(
-            get_config("tiny").with_(theta=cfg.rope_theta), seed=cfg.seed, qk_norm_init=cfg.qk_norm_init)
+            TINY.with_(theta=cfg.rope_theta), seed=cfg.seed, qk_norm_init=cfg.qk_norm_init)
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.99),
                                      weight_decay=cfg.weight_decay)
