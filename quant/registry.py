@@ -76,8 +76,9 @@ class DialectFormat:
         e = np.repeat(qt.exponent.astype(np.int64), qt.block, axis=1)
         return _crop(np.ldexp(v, e - 1).astype(np.float32), qt.shape)
 
-    def bits_per_element(self, qt: QTensor | None = None) -> float:
-        block = qt.block if qt is not None else self.default_block
+    def bits_per_element(self, qt: QTensor | None = None, block: int | None = None) -> float:
+        """Storage bits per element of a tensor (its block), or of this format at `block` (default: its own)."""
+        block = qt.block if qt is not None else (block or self.default_block)
         return self.book.bits_per_element(block, self.exponent_bits)
 
 
@@ -165,8 +166,10 @@ class ScaledIntFormat:
         x = ((v * s).astype(f32) * f32(qt.tensor_scale)).astype(f32)
         return _crop(x, qt.shape)
 
-    def bits_per_element(self, qt: QTensor | None = None) -> float:
-        block = qt.block if qt is not None else (self.default_block or 0)
+    def bits_per_element(self, qt: QTensor | None = None, block: int | None = None) -> float:
+        """Storage bits per element of a tensor (its block), or of this format at `block` (default: its own;
+        0 = one scale per row, counted as no block metadata)."""
+        block = qt.block if qt is not None else (block or self.default_block or 0)
         sbits = self.scale_format.bits if self.scale_format is not None else 32
         return self.element.bits + (sbits / block if block else 0.0)
 

@@ -96,7 +96,8 @@ def test_energy_is_counts_times_table():
     table = load_energy_table()
     pj = action_energy_pj(table, SYS)
     e = energy_pj(counts, pj)
-    assert e.pe_array.sum() == pytest.approx(64 * 256 * 64 * 0.3)
+    # INT8 MACs (8-bit multiply + 32-bit add) and one per-row-scale multiplication per output
+    assert e.pe_array.sum() == pytest.approx(64 * 256 * 64 * 0.3 + 64 * 64 * pj["block_scale.float"])
     assert e.dram.sum() == pytest.approx((r.total("dram_read_bytes") + r.total("dram_write_bytes")) * 162.5)
     doubled = {k: 2 * v for k, v in pj.items()}
     assert energy_pj(counts, doubled).drop(columns="op").to_numpy().sum() == pytest.approx(

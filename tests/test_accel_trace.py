@@ -63,10 +63,12 @@ def test_policy_fp_embedders_w4a16_modulation_quantized_blocks():
     mode = dict(zip(tr.ops.op, tr.ops.mac_mode))
     assert mode["img_in"] == "fp16" and mode["final_layer.linear"] == "fp16"
     assert mode["double_blocks.0.img_mod.lin"] == "w4a16"
-    assert mode["double_blocks.1.txt_mlp.2"] == "dialect4"
+    assert mode["double_blocks.1.txt_mlp.2"] == "e2m1"          # MXFP4's own lane kind (E2M1 decoded at the edge)
     assert mode["single_blocks.0.attn.qk"] == "fp16"
     assert build_trace("tiny", "mxfp4", full_path=True).ops.set_index("op").mac_mode["single_blocks.0.attn.qk"] \
-        == "dialect4"
+        == "e2m1"
+    assert dict(zip(*(build_trace("tiny", "semanticdialect").ops[c] for c in ("op", "mac_mode"))))[
+        "double_blocks.1.txt_mlp.2"] == "dialect4"
 
 
 def test_quantize_ops_feed_their_gemm():

@@ -1,7 +1,8 @@
 """Action counts (what happened, not what it cost): per op, for the whole run (instances x repeat).
 
-Actions: `mac.<mode>` per MAC, `block_scale` per block partial, `decode_lookup` per decoded 4-bit operand entering
-the array, `lut_elem` / `lut_err_lookup` in the LUT unit, `vec_op` per vector-lane operation,
+Actions: `mac.<mode>` per MAC, `block_scale.<pow2|e4m3|float>` per scaled block partial, `decode.<dialect|e2m1>`
+per 4-bit element decoded at the array edge, `lut_elem` / `lut_err_lookup` in the LUT unit (dialect selection),
+`scale_quant.<kind>` per element of a scale-and-round online quantizer, `vec_op` per vector-lane operation,
 `sram.<buffer>.read|write` per access of the buffer's `access_bits`, `dram.read_byte|write_byte` per byte.
 """
 from __future__ import annotations
@@ -12,18 +13,22 @@ import numpy as np
 import pandas as pd
 
 from .engine import SimResult
+from .recipes import BLOCK_SCALE_KIND, SCALE_QUANTIZERS
 
 BUFFERS = ("inputs", "weights", "outputs")
-COMPONENTS = ("pe_array", "decode_lut", "lut_unit", "vector_unit", "sram_inputs", "sram_weights", "sram_outputs",
-              "dram")
+COMPONENTS = ("pe_array", "decoders", "lut_unit", "act_quantizer", "vector_unit", "sram_inputs", "sram_weights",
+              "sram_outputs", "dram")
+SCALE_KINDS = ("pow2", "e4m3", "float")
+DECODER_KINDS = ("dialect", "e2m1")
 
 
 def component_of(action: str) -> str:
     head = action.split(".")[0]
     if head == "sram":
         return f"sram_{action.split('.')[1]}"
-    return {"mac": "pe_array", "block_scale": "pe_array", "decode_lookup": "decode_lut", "lut_elem": "lut_unit",
-            "lut_err_lookup": "lut_unit", "vec_op": "vector_unit", "dram": "dram"}[head]
+    return {"mac": "pe_array", "block_scale": "pe_array", "decode": "decoders", "lut_elem": "lut_unit",
+            "lut_err_lookup": "lut_unit", "scale_quant": "act_quantizer", "vec_op": "vector_unit",
+            "dram": "dram"}[head]
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,14 @@ def count_actions(result: SimResult) -> ActionCounts:
     cols = {"op": po.op.to_numpy()}
     for mode, _ in arch.pe_array.mac_modes:
         cols[f"mac.{mode}"] = np.where(po.mac_mode == mode, po.macs, 0.0) * rep
-    for src, dst in (("block_scales", "block_scale"), ("decode_lookups", "decode_lookup"),
-                     ("lut_elems", "lut_elem"), ("lut_err_lookups", "lut_err_lookup"), ("vec_ops", "vec_op")):
+    scale_kind = po.mac_mode.map(BLOCK_SCALE_KIND).fillna("").to_numpy()
+    for kind in SCALE_KINDS:
+        cols[f"block_scale.{kind}"] = np.where(scale_kind == kind, po.block_scales, 0.0) * rep
+    for kind in DECODER_KINDS:
+        cols[f"decode.{kind}"] = np.where(po.decoder == kind, po.decode_lookups, 0.0) * rep
+    for kind in SCALE_QUANTIZERS:
+        cols[f"scale_quant.{kind}"] = np.where(po.quantizer == kind, po.scale_quant_elems, 0.0) * rep
+    for src, dst in (("lut_elems", "lut_elem"), ("lut_err_lookups", "lut_err_lookup"), ("vec_ops", "vec_op")):
         cols[dst] = po[src].to_numpy(float) * rep
     for b in BUFFERS:
         bits = getattr(arch.global_buffer, b).access_bits

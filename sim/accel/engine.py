@@ -15,12 +15,12 @@ import pandas as pd
 from .mapping import GemmProblems, ceil_div, choose_tiling, get_dataflow
 from .schema import SpecError
 from .spec import ArchSpec, load_arch
-from .trace import QUANT_BLOCK, Trace
+from .recipes import DIALECT_SELECTORS
+from .specialize import check_runs
+from .trace import Trace
 
 FP16_BYTES = 2
 GEMM_KEY = ["m", "k", "n", "mac_mode", "x_bits", "w_bits", "y_bits", "x_onchip", "w_onchip", "y_onchip"]
-FOUR_BIT_MODES = ("dialect4", "fp4_scaled", "int4")
-BLOCK_SCALED_MODES = ("dialect4", "fp4_scaled", "int4")
 SRAM_COLUMNS = tuple(f"sram_{b}_{rw}_bytes" for b in ("inputs", "weights", "outputs") for rw in ("read", "write"))
 
 
@@ -52,25 +52,16 @@ def simulate(trace: Trace, arch: ArchSpec | str = "edge", dataflow: str | None =
     dataflow = dataflow or arch.pe_array.dataflow
     get_dataflow(dataflow)
     ops = trace.ops.copy()
-    _check_modes(ops, arch)
+    check_runs(arch, trace.recipe, set(ops.loc[ops.kind == "gemm", "mac_mode"]))
     zero = np.zeros(len(ops))
     for c in ("cycles", "compute_cycles", "memory_cycles", "macs", "decode_lookups", "block_scales", "lut_elems",
-              "lut_err_lookups", "lut_blocks", "vec_ops", *SRAM_COLUMNS, "dram_read_bytes", "dram_write_bytes"):
+              "lut_err_lookups", "lut_blocks", "scale_quant_elems", "vec_ops", *SRAM_COLUMNS, "dram_read_bytes", "dram_write_bytes"):
         ops[c] = zero
     ops["bottleneck"] = ""
     _gemms(ops, arch, dataflow)
     _quantize_ops(ops, arch, trace)
     _vector_ops(ops, arch)
     return SimResult(trace, arch, dataflow, ops)
-
-
-def _check_modes(ops: pd.DataFrame, arch: ArchSpec):
-    have = dict(arch.pe_array.mac_modes)
-    need = sorted(set(ops.loc[ops.kind == "gemm", "mac_mode"]) - set(have))
-    if need:
-        raise SpecError(arch.source_file, "pe_array.mac_modes",
-                        f"this workload needs MAC mode(s) {', '.join(need)} but the design has only "
-                        f"{', '.join(have)}; add them or choose another recipe")
 
 
 def gemm_problems(g: pd.DataFrame, arch: ArchSpec) -> GemmProblems:
@@ -105,13 +96,15 @@ def _gemms(ops: pd.DataFrame, arch: ArchSpec, dataflow: str):
     m, k, n = (ops.loc[is_g, c].to_numpy(float) for c in ("m", "k", "n"))
     mode = ops.loc[is_g, "mac_mode"].to_numpy()
     ops.loc[is_g, "macs"] = m * k * n * batch
-    four = np.isin(mode, FOUR_BIT_MODES)
-    decoded = ops.loc[is_g, "dialect_decode"].to_numpy(bool)
+    # every element that enters the array from a buffer passes one decoder at the array edge (weights only for
+    # weight-only lanes, whose activations are FP16)
+    decoded = ops.loc[is_g, "decoder"].to_numpy() != ""
     x_el = ops.loc[is_g, "sram_inputs_read_bytes"].to_numpy() / (ops.loc[is_g, "x_bits"].to_numpy() / 8)
     w_el = ops.loc[is_g, "sram_weights_read_bytes"].to_numpy() / (ops.loc[is_g, "w_bits"].to_numpy() / 8)
-    ops.loc[is_g, "decode_lookups"] = np.where(decoded, np.where(four, x_el, 0) + w_el, 0)
-    ops.loc[is_g, "block_scales"] = np.where(np.isin(mode, BLOCK_SCALED_MODES),
-                                             m * n * ceil_div(k, QUANT_BLOCK) * batch, 0)
+    ops.loc[is_g, "decode_lookups"] = np.where(decoded, np.where(mode != "w4a16", x_el, 0) + w_el, 0)
+    # one scaled partial per output and block of K (one per output for per-row scales: block_k = K)
+    bk = ops.loc[is_g, "block_k"].to_numpy(np.int64)
+    ops.loc[is_g, "block_scales"] = np.where(bk > 0, m * n * ceil_div(k, np.maximum(bk, 1)) * batch, 0)
     comp = ops.loc[is_g, "compute_cycles"].to_numpy()
     ops.loc[is_g, "bottleneck"] = np.where(comp >= ops.loc[is_g, "memory_cycles"].to_numpy(), "compute", "dram")
 
@@ -121,17 +114,19 @@ def _quantize_ops(ops: pd.DataFrame, arch: ArchSpec, trace: Trace):
     if not is_q.any():
         return
     lu = arch.lut_unit
-    d = ops.loc[is_q, "dialects_scanned"].to_numpy(np.int64)
-    if trace.recipe.seda:          # SeDA: each block searches one sub-formatbook of D / sub_books dialects
-        d = ceil_div(d, lu.sub_books)
-    if trace.recipe.book_size > lu.book_size:
-        raise SpecError(arch.source_file, "lut_unit.book_size",
-                        f"recipe {trace.recipe.name} needs a formatbook of D={trace.recipe.book_size} dialects but "
-                        f"the LUT unit holds {lu.book_size}; valid: book_size >= {trace.recipe.book_size}")
+    d = ops.loc[is_q, "dialects_scanned"].to_numpy(np.int64)      # SeDA: already D / S (trace.py)
     m, k = ops.loc[is_q, "m"].to_numpy(np.int64), ops.loc[is_q, "k"].to_numpy(np.int64)
-    blocks = m * ceil_div(k, QUANT_BLOCK)
-    passes = np.ones_like(d) if lu.selector == "two_stage" else ceil_div(np.maximum(d, 1), lu.banks)
-    lut_cycles = ceil_div(blocks * passes, lu.units)
+    blocks = m * ceil_div(k, ops.loc[is_q, "block_k"].to_numpy(np.int64))
+    kind = ops.loc[is_q, "quantizer"].to_numpy()
+    on_lut = np.isin(kind, DIALECT_SELECTORS)
+    # LUT unit: D / banks passes per block (two-stage: one); scale-and-round units: block / lanes cycles per block
+    aq = {q: (units, lanes) for q, units, lanes in arch.act_quantizers}
+    lanes = np.array([aq.get(q, (1, 1))[1] for q in kind], dtype=np.int64)
+    block_k = ops.loc[is_q, "block_k"].to_numpy(np.int64)
+    passes = np.where(on_lut, 1 if lu.selector == "two_stage" else ceil_div(np.maximum(d, 1), lu.banks),
+                      ceil_div(block_k, lanes))
+    units = np.array([lu.units if lut else aq.get(q, (1, 1))[0] for q, lut in zip(kind, on_lut)], dtype=np.int64)
+    lut_cycles = ceil_div(blocks * passes, units)
     read_b, write_b = m * k * FP16_BYTES, m * k * trace.recipe.act_bits / 8
     mem = (read_b + write_b) / arch.dram_bytes_per_cycle
     own = np.maximum(lut_cycles, mem)
@@ -141,16 +136,18 @@ def _quantize_ops(ops: pd.DataFrame, arch: ArchSpec, trace: Trace):
     ops.loc[is_q, "cycles"] = np.maximum(own - hide, 0.0)
     ops.loc[is_q, "compute_cycles"] = lut_cycles
     ops.loc[is_q, "memory_cycles"] = mem
-    ops.loc[is_q, "lut_elems"] = m * k
-    ops.loc[is_q, "lut_err_lookups"] = m * k * np.maximum(d, 1)
-    ops.loc[is_q, "lut_blocks"] = blocks
+    ops.loc[is_q, "lut_elems"] = np.where(on_lut, m * k, 0)
+    ops.loc[is_q, "lut_err_lookups"] = np.where(on_lut, m * k * np.maximum(d, 1), 0)
+    ops.loc[is_q, "lut_blocks"] = np.where(on_lut, blocks, 0)
+    ops.loc[is_q, "scale_quant_elems"] = np.where(on_lut, 0, m * k)
     ops.loc[is_q, "dram_read_bytes"] = read_b
     ops.loc[is_q, "dram_write_bytes"] = write_b
     ops.loc[is_q, "sram_outputs_read_bytes"] = read_b      # FP16 activations staged in the output buffer
     ops.loc[is_q, "sram_inputs_write_bytes"] = write_b     # codes + block metadata into the input buffer
-    ops.loc[is_q, "bottleneck"] = np.where(lut_cycles >= mem, "lut_unit", "dram")
+    ops.loc[is_q, "bottleneck"] = np.where(lut_cycles >= mem, np.where(on_lut, "lut_unit", "act_quantizer"),
+                                           "dram")
     slow = has_c & (lut_cycles > hide)          # the GEMM waits for the LUT unit itself, not for DRAM
-    ops.loc[consumer[slow], "bottleneck"] = "lut_unit"
+    ops.loc[consumer[slow], "bottleneck"] = np.where(on_lut[slow], "lut_unit", "act_quantizer")
 
 
 def _vector_ops(ops: pd.DataFrame, arch: ArchSpec):

@@ -1,26 +1,40 @@
-"""Quantization recipes as the hardware model sees them: one small table from a recipe name to the element/scale
-formats of weights and activations, the PE MAC mode they need, their storage bits per element (with block
-metadata), the LUT-unit work per block, and the decomposition / SeDA knobs (ALGORITHMS.md sections 4-6).
+"""The hardware view of a quantization recipe, derived from quant's recipe catalog and formats (never retyped).
 
-Layer policy (MODEL.md): embedders and the final layer stay FP16; modulation linears are W4A16 (the recipe's
-weight format, FP16 activations); every other block linear uses the recipe's formats; attention matmuls FP16
-unless `full_path` quantizes them.
+Every recipe that `quant.recipe_names()` knows (or a quant `Recipe` object, or a recipe YAML file) has a hardware
+view: the PE lane kind (MAC mode) its fully quantized linears need, the storage bits per element of each operand
+(block metadata included, from the format objects), the online activation quantizer it needs (a dialect selector
+for dialect formats, a scale-and-round unit for MXFP4 / NVFP4 / INT), the formatbook size the LUT unit scans, the
+decomposition rows and the SeDA sub-book count.  The layer policy (which linear is FP, weight-only or fully
+quantized) is the quant recipe's own regex policy, asked per layer name (`layer_policy`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quant.errors import UnknownNameError
+from quant.errors import QuantError
 
 FP16_BITS = 16.0
+# Online activation quantizers.  Dialect selectors run on the LUT unit; scale-and-round quantizers are the
+# `act_quantizers` of a design (amax tree, scale, rounding; no dialect search).
+DIALECT_SELECTORS = ("lut_argmin", "two_stage")
+SCALE_QUANTIZERS = ("e2m1_round", "nvfp4_scale", "int_scale")
+# PE lane kinds (MAC modes) and how their block partials are scaled:
+#   pow2  exact 2^(ex+ew-2) shift + float32 accumulate (rtl_models/hdl/bs_fp32_acc.v)
+#   e4m3  E4M3 x E4M3 scale product applied to the integer partial + float32 accumulate (NVFP4)
+#   float float32 scale multiplications (INT4 FP16 group scales, INT8 per-row scales once per output)
+BLOCK_SCALE_KIND = {"dialect4": "pow2", "e2m1": "pow2", "fp4_scaled": "e4m3", "int4": "float", "int8": "float"}
+# element decoders at the array edge that feed the PE lanes 5-bit signed integers
+DECODER_KIND = {"dialect4": "dialect", "e2m1": "e2m1", "fp4_scaled": "e2m1"}
+POLICIES = ("fp", "mod", "quant")
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """weight_bits / act_bits: storage bits per element including block scales and dialect ids.
-    book_size: dialects the LUT unit evaluates per activation block (1 for single-dialect / round-to-nearest
-    formats, 0 when activations are not quantized online).  decomp_fraction: salient-token rows re-quantized
-    as a residual (extra GEMM rows).  seda: dialect search restricted to a sub-formatbook (D / sub_books)."""
+class HwRecipe:
+    """weight_bits / act_bits: storage bits per element with block scales and dialect ids (SeDA: the shorter
+    in-sub-book ids).  online: the activation quantizer ("" when activations stay FP16).  book_size: dialects
+    the LUT unit scans per block before SeDA's restriction (0 without a dialect selector).  block: elements per
+    block of the activation operand (0 = one scale per row, INT8).  weight_only_bits: weights of weight-only
+    (modulation) linears.  sub_books: SeDA's S (1 without SeDA)."""
 
     name: str
     weight_format: str
@@ -28,51 +42,105 @@ class Recipe:
     mac_mode: str
     weight_bits: float
     act_bits: float
+    online: str
     book_size: int
-    act_selector: str | None = None
+    block: int
+    weight_only_format: str
+    weight_only_bits: float
     decomp_fraction: float = 0.0
-    seda: bool = False
-    provenance: str = ""
+    sub_books: int = 1
+    full_path: bool = False
+    notes: tuple = ()
+    quant_recipe: object = None          # the quant.Recipe this view was derived from
 
     @property
     def quantizes_activations(self) -> bool:
-        return self.book_size > 0
+        return bool(self.online)
+
+    @property
+    def seda(self) -> bool:
+        return self.sub_books > 1
+
+    @property
+    def dialect_online(self) -> bool:
+        return self.online in DIALECT_SELECTORS
+
+    def layer_policy(self, layer: str) -> str:
+        """'fp', 'mod' (weight-only) or 'quant' for a linear named like the model's module (quant's policy)."""
+        if self.quant_recipe is None:
+            return "fp"
+        from quant.recipes import Action
+        action = self.quant_recipe.action_for(layer)
+        return {Action.FULL: "quant", Action.WEIGHT_ONLY: "mod"}.get(action, "fp")
 
 
-def _dialect_bits(d: int, block: int = 32, exp_bits: int = 8) -> float:
-    """4-bit elements + (log2 D dialect-id bits + 8 exponent bits) per block (ALGORITHMS.md section 8)."""
-    return 4 + ((d - 1).bit_length() + exp_bits) / block
+def mac_mode_of(fmt) -> str:
+    """The PE lane kind that multiplies elements of a quant format object."""
+    book = getattr(fmt, "book_name", None)
+    if book is not None:
+        return "e2m1" if book == "e2m1" else "dialect4"
+    if getattr(fmt, "unit", 1.0) == 0.5:                      # E2M1 elements in half-units with a float scale
+        return "fp4_scaled"
+    return "int4" if fmt.element_bits == 4 else "int8"
 
 
-_SD = dict(weight_format="dialectfp4-32", act_format="dialectfp4-32", mac_mode="dialect4",
-           weight_bits=_dialect_bits(32), act_bits=_dialect_bits(32), book_size=32, act_selector="lut_argmin")
-RECIPES = {r.name: r for r in (
-    Recipe("fp", "fp16", "fp16", "fp16", FP16_BITS, FP16_BITS, 0, provenance="FP16 everywhere (reference)"),
-    Recipe("w8a8", "int8", "int8", "int8", 8.0, 8.0, 1, provenance="INT8 per channel / per token"),
-    Recipe("w4a16", "int4_g128", "fp16", "w4a16", 4.125, FP16_BITS, 0, provenance="INT4 g128 weights, FP16 acts"),
-    Recipe("int4_g32", "int4_g32", "int4_g32", "int4", 4.5, 4.5, 1, provenance="INT4 per group of 32, FP16 scale"),
-    Recipe("mxfp4", "mxfp4", "mxfp4", "dialect4", 4.25, 4.25, 1,
-           provenance="OCP MX: E2M1 is DialectFP4 d7, so the dialect MAC runs it"),
-    Recipe("nvfp4", "nvfp4", "nvfp4", "fp4_scaled", 4.5, 4.5, 1, provenance="E2M1 + E4M3 block scale, block 16"),
-    Recipe("blockdialect", "dialectfp4", "dialectfp4", "dialect4", _dialect_bits(16), _dialect_bits(16), 16,
-           act_selector="two_stage", provenance="[BD] DialectFP4-16, exact_mse weights, two-stage activations"),
-    Recipe("semanticdialect", decomp_fraction=0.05, seda=True, provenance="[paper]/[ours] D=32 LUT argmin",
-           **_SD),
-    Recipe("semanticdialect-no-decomp", seda=True, provenance="ablation", **_SD),
-    Recipe("semanticdialect-no-seda", decomp_fraction=0.05, provenance="ablation", **_SD),
-    Recipe("semanticdialect-d16", "dialectfp4", "dialectfp4", "dialect4", _dialect_bits(16), _dialect_bits(16), 16,
-           act_selector="lut_argmin", decomp_fraction=0.05, seda=True, provenance="ablation: D=16"),
-)}
+def online_kind(fmt, selector: str | None, seda: bool) -> str:
+    """The online quantizer an activation spec needs."""
+    if getattr(fmt, "book_name", None) is not None:
+        if fmt.fixed_selector:
+            return "e2m1_round"                               # MXFP4: RNE of the scaled value, no search
+        sel = selector or fmt.default_selector
+        if seda and sel != "lut_argmin":
+            raise QuantError(f"SeDA restricts the LUT argmin search; activation selector {sel!r} has no hardware "
+                             f"model with SeDA")
+        if sel not in DIALECT_SELECTORS:
+            raise QuantError(f"activation selector {sel!r} has no online hardware model; online dialect selectors: "
+                             f"{', '.join(DIALECT_SELECTORS)}")
+        return sel
+    return "nvfp4_scale" if mac_mode_of(fmt) == "fp4_scaled" else "int_scale"
 
 
-def get_recipe(name) -> Recipe:
-    if isinstance(name, Recipe):
-        return name
-    try:
-        return RECIPES[name]
-    except KeyError:
-        raise UnknownNameError("recipe", name, sorted(RECIPES)) from None
+def _bits(fmt, block: int | None, sub_books: int = 1) -> float:
+    if sub_books > 1:
+        from quant.seda import seda_bits_per_element
+        return seda_bits_per_element(fmt.book.size, sub_books, block or fmt.default_block, 1, 0, fmt.exponent_bits)
+    return float(fmt.bits_per_element(block=block))
+
+
+def derive(recipe) -> HwRecipe:
+    """The hardware view of a quant recipe (a name, a YAML path or a quant.Recipe)."""
+    from quant.recipes import recipe as quant_recipe
+    from quant.registry import get_format
+    r = quant_recipe(recipe).resolved()
+    wo = r.weight_only_spec
+    wo_fmt = get_format(wo.fmt) if wo is not None else None
+    base = dict(name=r.name, weight_only_format=wo.fmt if wo else "fp16",
+                weight_only_bits=_bits(wo_fmt, r.block) if wo_fmt else FP16_BITS, full_path=r.full_path,
+                notes=tuple(r.notes), quant_recipe=r)
+    if r.weight is None or r.activation is None:
+        return HwRecipe(weight_format=wo.fmt if wo else "fp16", act_format="fp16", mac_mode="fp16",
+                        weight_bits=base["weight_only_bits"], act_bits=FP16_BITS, online="", book_size=0, block=0,
+                        **base)
+    fw, fx = get_format(r.weight.fmt), get_format(r.activation.fmt)
+    mode = mac_mode_of(fx)
+    if mac_mode_of(fw) != mode:
+        raise QuantError(f"recipe {r.name}: weights in {r.weight.fmt} ({mac_mode_of(fw)} lanes) and activations in "
+                         f"{r.activation.fmt} ({mode} lanes) need different PE lanes; no design multiplies them")
+    s = r.seda.n_subbooks if r.seda.enabled else 1
+    online = online_kind(fx, r.activation.selector, s > 1)
+    block = r.block or fx.default_block or 0
+    return HwRecipe(weight_format=r.weight.fmt, act_format=r.activation.fmt, mac_mode=mode,
+                    weight_bits=_bits(fw, r.block), act_bits=_bits(fx, r.block, s), online=online,
+                    book_size=fx.book.size if online in DIALECT_SELECTORS else 0, block=block,
+                    decomp_fraction=r.decomposition.salient_fraction if r.decomposition.enabled else 0.0,
+                    sub_books=s, **base)
+
+
+def get_recipe(name) -> HwRecipe:
+    """A HwRecipe passed through, or the hardware view of a quant recipe name / YAML path / Recipe."""
+    return name if isinstance(name, HwRecipe) else derive(name)
 
 
 def recipe_names() -> list:
-    return sorted(RECIPES)
+    from quant.recipes import recipe_names as names
+    return names()

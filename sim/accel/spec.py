@@ -16,8 +16,14 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 ARCH_DIR = CONFIG_DIR / "arch"
 DATAFLOWS = ("os", "ws")
 # PE datapath modes: which operand pair a MAC consumes (recipes name the mode they need; see recipes.py)
-MAC_MODES = ("dialect4", "fp4_scaled", "int4", "int8", "w4a16", "fp16")
-LUT_SELECTORS = ("lut_argmin", "two_stage", "seda")
+MAC_MODES = ("dialect4", "e2m1", "fp4_scaled", "int4", "int8", "w4a16", "fp16")
+# the LUT unit's selector kind ("seda": LUT argmin restricted to a sub-formatbook; "none": no LUT unit)
+LUT_SELECTORS = ("lut_argmin", "two_stage", "seda", "none")
+# scale-and-round online quantizers for non-dialect activation formats (sim/accel/recipes.py SCALE_QUANTIZERS)
+ACT_QUANTIZERS = ("e2m1_round", "nvfp4_scale", "int_scale")
+# elements per cycle of one scale-and-round unit unless the design says otherwise; the energy table's
+# act_quantizer.* areas are for a unit of this width
+ACT_QUANTIZER_LANES = 8
 BIG = 2 ** 40
 # the PE accumulates in float32 (the arithmetic contract), so partial sums occupy 4 bytes in the output buffer
 PSUM_BYTES = 4
@@ -64,6 +70,11 @@ ARCH_SCHEMA = {
         "units": Field(int, 1, 1024, default=1, doc="LUT units working on different blocks in parallel"),
         "sub_books": Field(int, 1, 64, default=4, doc="SeDA sub-formatbooks (selector seda)"),
     },
+    "act_quantizers": MapOf({"units": Field(int, 1, 1024, doc="units working on different blocks in parallel"),
+                             "lanes": Field(int, 1, 1024, default=ACT_QUANTIZER_LANES, doc="elements per cycle per unit")},
+                            keys=ACT_QUANTIZERS, min_items=0),
+    "specialized_for": Field(str, nullable=True, default=None,
+                             doc="a recipe name: the design becomes sim.accel.specialize(this design, recipe)"),
     "vector_unit": {"lanes": Field(int, 1, 65536)},
     "global_buffer": {
         "double_buffered": Field(bool, default=True),
@@ -169,6 +180,8 @@ class ArchSpec:
     vector_unit: VectorUnit
     global_buffer: GlobalBuffer
     dram: Dram
+    act_quantizers: tuple = ()      # ((kind, units, lanes), ...)
+    specialized_for: str | None = None
 
     @property
     def dram_bytes_per_cycle(self) -> float:
@@ -203,6 +216,9 @@ def load_arch(name_or_path="edge", overrides: dict | None = None) -> ArchSpec:
         raw = _merged(raw, overrides)
     data = validate(raw, ARCH_SCHEMA, path)
     spec = _build(data, str(path) + (" (with sweep overrides)" if overrides else ""))
+    if spec.specialized_for:
+        from .specialize import specialize
+        spec = specialize(spec, spec.specialized_for)
     check_fits_a_tile(spec)
     return spec
 
@@ -226,7 +242,9 @@ def _build(d: dict, source: str) -> ArchSpec:
                          pe["drain_cycles_per_row"]),
         decode_lut=DecodeLut(**d["decode_lut"]), lut_unit=LutUnit(**d["lut_unit"]),
         vector_unit=VectorUnit(**d["vector_unit"]),
-        global_buffer=GlobalBuffer(gb["double_buffered"], **bufs), dram=Dram(**d["dram"]))
+        global_buffer=GlobalBuffer(gb["double_buffered"], **bufs), dram=Dram(**d["dram"]),
+        act_quantizers=tuple((k, v["units"], v["lanes"]) for k, v in d["act_quantizers"].items()),
+        specialized_for=d["specialized_for"])
 
 
 def check_fits_a_tile(spec: ArchSpec):

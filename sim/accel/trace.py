@@ -12,10 +12,9 @@ from math import ceil
 
 import pandas as pd
 
-from .recipes import FP16_BITS, Recipe, get_recipe
+from .recipes import DECODER_KIND, FP16_BITS, HwRecipe, get_recipe
 from .workload import ModelShape, model_shape
 
-QUANT_BLOCK = 32
 # Vector-unit operations per element [ours: counted from the math, one lane-op per add/mul/compare/exp]
 VECTOR_OPS = {
     "layernorm": 5,      # mean (add), variance (sub, mul, add), normalize (sub, mul); no affine
@@ -32,33 +31,42 @@ VECTOR_OPS = {
     "cfg_euler": 6,      # 3-branch guidance combination (4) and the Euler update x += dt * v (2)
 }
 COLUMNS = ("op", "kind", "group", "block", "m", "k", "n", "batch", "repeat", "mac_mode", "x_bits", "w_bits",
-           "y_bits", "x_onchip", "w_onchip", "y_onchip", "dialect_decode", "elems", "vec_op", "ops_per_elem",
-           "dialects_scanned", "consumer")
+           "y_bits", "x_onchip", "w_onchip", "y_onchip", "decoder", "block_k", "elems", "vec_op", "ops_per_elem",
+           "quantizer", "dialects_scanned", "consumer")
+# attention's share of a run: the score and output matmuls with what runs between them (softmax, attention-received
+# column sums) and their online quantizers; RoPE and the QK norms are counted with the projections
+ATTENTION_OPS = r"\.attn\.(?:qk|pv|softmax|colsum|qk_quantize|pv_quantize)$"
 
 
 @dataclass(frozen=True)
 class Trace:
     model: ModelShape
-    recipe: Recipe
+    recipe: HwRecipe
     full_path: bool
     ops: pd.DataFrame     # COLUMNS, one row per distinct op
 
     def gemms(self) -> pd.DataFrame:
         return self.ops[self.ops.kind == "gemm"]
 
+    def attention_mask(self):
+        return self.ops.op.str.contains(ATTENTION_OPS, regex=True).to_numpy()
+
 
 class _Rows:
     """Collects rows; `repeat` is steps x branches for per-forward ops."""
 
-    def __init__(self, recipe: Recipe, repeat: int, dialects: int):
-        self.rows, self.recipe, self.repeat, self.dialects = [], recipe, repeat, dialects
+    def __init__(self, recipe: HwRecipe, repeat: int):
+        self.rows, self.recipe, self.repeat = [], recipe, repeat
+        # SeDA: each block searches one sub-formatbook of D / S dialects
+        self.dialects = -(-recipe.book_size // recipe.sub_books) if recipe.dialect_online else 0
         self._pending_quant = None
         self._last_ms = 0      # salient rows of the last quantized input (shared by q/k/v-style siblings)
 
     def _add(self, **kw) -> int:
         row = dict(op="", kind="", group="", block=-1, m=0, k=0, n=0, batch=1, repeat=self.repeat, mac_mode="",
                    x_bits=0.0, w_bits=0.0, y_bits=FP16_BITS, x_onchip=False, w_onchip=False, y_onchip=False,
-                   dialect_decode=False, elems=0, vec_op="", ops_per_elem=0, dialects_scanned=0, consumer=-1)
+                   decoder="", block_k=0, elems=0, vec_op="", ops_per_elem=0, quantizer="", dialects_scanned=0,
+                   consumer=-1)
         row.update(kw)
         self.rows.append(row)
         return len(self.rows) - 1
@@ -68,18 +76,22 @@ class _Rows:
                   ops_per_elem=VECTOR_OPS[vec_op], x_onchip=onchip, y_onchip=onchip,
                   repeat=self.repeat if repeat is None else repeat)
 
-    def gemm(self, op, m, k, n, policy, group, block=-1, batch=1, **flags):
-        """policy: 'fp' (FP16), 'mod' (recipe weights, FP16 activations), 'quant' (recipe formats)."""
+    def gemm(self, op, m, k, n, group, block=-1, batch=1, policy=None, **flags):
+        """policy: 'fp' (FP16), 'mod' (weight-only: recipe weights, FP16 activations), 'quant' (recipe formats);
+        None = the recipe's own policy for the layer named `op`."""
         r = self.recipe
+        policy = r.layer_policy(op) if policy is None else policy
+        decoder, block_k = "", 0
         if policy == "quant" and r.quantizes_activations:
             mode, xb, wb = r.mac_mode, r.act_bits, r.weight_bits
-        elif policy in ("quant", "mod") and r.weight_format != "fp16":
-            mode, xb, wb = "w4a16", FP16_BITS, r.weight_bits
+            decoder, block_k = DECODER_KIND.get(mode, ""), r.block or k
+        elif policy == "mod" and r.weight_only_format != "fp16":
+            mode, xb, wb = "w4a16", FP16_BITS, r.weight_only_bits
+            decoder = DECODER_KIND.get(_weight_lane(r.weight_only_format), "")
         else:
             mode, xb, wb = "fp16", FP16_BITS, FP16_BITS
         idx = self._add(op=op, kind="gemm", group=group, block=block, m=m, k=k, n=n, batch=batch, mac_mode=mode,
-                        x_bits=xb, w_bits=wb, dialect_decode=mode in ("dialect4", "fp4_scaled", "w4a16")
-                        and r.weight_format != "fp16", **flags)
+                        x_bits=xb, w_bits=wb, decoder=decoder, block_k=block_k, **flags)
         if self._pending_quant is not None and mode not in ("fp16", "w4a16"):
             self.rows[self._pending_quant]["consumer"] = idx
         self._pending_quant = None
@@ -90,35 +102,36 @@ class _Rows:
         of the salient rows (vector op + second quantize) and, for each consuming GEMM, extra rows."""
         if not self.recipe.quantizes_activations:
             return 0
-        self._pending_quant = self._add(op=op, kind="quantize", group=group, block=block, m=m, k=k,
-                                        elems=m * k, dialects_scanned=self.dialects)
+        kw = dict(quantizer=self.recipe.online, dialects_scanned=self.dialects, block_k=self.recipe.block or k)
+        self._pending_quant = self._add(op=op, kind="quantize", group=group, block=block, m=m, k=k, elems=m * k, **kw)
         ms = ceil(self.recipe.decomp_fraction * m) if extra_rows else 0
         if ms:
             pending = self._pending_quant
             self.vector(f"{op}.residual", "residual", ms * k, group, block, onchip=True)
             self._add(op=f"{op}.residual_quantize", kind="quantize", group=group, block=block, m=ms, k=k,
-                      elems=ms * k, dialects_scanned=self.dialects)
+                      elems=ms * k, **kw)
             self._pending_quant = pending
         return ms
 
     def decomp_gemm(self, op, ms, k, n, group, block):
         """Residual rows of a decomposed GEMM: same weight tiles (already on chip), their own accumulators."""
         if ms:
-            self.gemm(f"{op}.decomp", ms, k, n, "quant", group, block, w_onchip=True)
+            self.gemm(f"{op}.decomp", ms, k, n, group, block, policy="quant", w_onchip=True)
 
 
 def build_trace(model="opensora2-256px", recipe="semanticdialect", full_path: bool = False,
                 decomp_fraction: float | None = None, steps: int | None = None,
                 branches: int | None = None) -> Trace:
-    """Every op of a sampling run.  full_path quantizes the attention matmuls too."""
+    """Every op of a sampling run.  full_path quantizes the attention matmuls too (as does a recipe that asks)."""
     shape = model_shape(model)
     rec = get_recipe(recipe)
     if decomp_fraction is not None:
         from dataclasses import replace
         rec = replace(rec, decomp_fraction=float(decomp_fraction))
+    full_path = bool(full_path or rec.full_path)
     steps = shape.steps if steps is None else steps
     branches = shape.cfg_branches if branches is None else branches
-    rows = _Rows(rec, steps * branches, rec.book_size)   # SeDA's narrower search is applied by the engine
+    rows = _Rows(rec, steps * branches)
     _embedders(rows, shape)
     for i in range(shape.depth_double):
         _double_block(rows, shape, i, full_path)
@@ -132,23 +145,23 @@ def build_trace(model="opensora2-256px", recipe="semanticdialect", full_path: bo
 
 def _embedders(rows: _Rows, s: ModelShape):
     h, lv = s.hidden, s.video_tokens
-    rows.gemm("img_in", lv, s.in_channels, h, "fp", "embed")
+    rows.gemm("img_in", lv, s.in_channels, h, "embed")
     if s.cond_channels:
-        rows.gemm("cond_in", lv, s.cond_channels, h, "fp", "embed")
+        rows.gemm("cond_in", lv, s.cond_channels, h, "embed")
         rows.vector("img_in.add_cond", "add", lv * h, "embed")
-    rows.gemm("txt_in", s.text_tokens, s.context_dim, h, "fp", "embed")
-    rows.gemm("time_in.in_layer", 1, s.time_freq_dim, h, "fp", "embed")
+    rows.gemm("txt_in", s.text_tokens, s.context_dim, h, "embed")
+    rows.gemm("time_in.in_layer", 1, s.time_freq_dim, h, "embed")
     rows.vector("time_in.silu", "silu", h, "embed", onchip=True)
-    rows.gemm("time_in.out_layer", 1, h, h, "fp", "embed")
-    rows.gemm("vector_in.in_layer", 1, s.vec_dim, h, "fp", "embed")
+    rows.gemm("time_in.out_layer", 1, h, h, "embed")
+    rows.gemm("vector_in.in_layer", 1, s.vec_dim, h, "embed")
     rows.vector("vector_in.silu", "silu", h, "embed", onchip=True)
-    rows.gemm("vector_in.out_layer", 1, h, h, "fp", "embed")
+    rows.gemm("vector_in.out_layer", 1, h, h, "embed")
     rows.vector("vec.add", "add", h, "embed", onchip=True)
 
 
 def _modulation(rows, name, s, chunks, group, block):
     rows.vector(f"{name}.silu", "silu", s.hidden, group, block, onchip=True)
-    rows.gemm(f"{name}.lin", 1, s.hidden, chunks * s.hidden, "mod", group, block)
+    rows.gemm(f"{name}.lin", 1, s.hidden, chunks * s.hidden, group, block)
 
 
 def _attention(rows: _Rows, prefix: str, s: ModelShape, group, block, full_path: bool):
@@ -158,19 +171,23 @@ def _attention(rows: _Rows, prefix: str, s: ModelShape, group, block, full_path:
     rows.vector(f"{prefix}.rope", "rope", 2 * L * s.hidden, group, block)
     if full_path:
         rows.quantize(f"{prefix}.qk_quantize", L, s.hidden, group, block, extra_rows=False)
-    rows.gemm(f"{prefix}.qk", L, hd, L, policy, group, block, batch=heads, y_onchip=True)
+    rows.gemm(f"{prefix}.qk", L, hd, L, group, block, batch=heads, policy=policy, y_onchip=True)
     rows.vector(f"{prefix}.softmax", "softmax", heads * L * L, group, block, onchip=True)
     if rows.recipe.decomp_fraction > 0 or rows.recipe.seda:
         rows.vector(f"{prefix}.colsum", "colsum", heads * L * L, group, block, onchip=True)
     if full_path:
         rows.quantize(f"{prefix}.pv_quantize", heads * L, L, group, block, extra_rows=False)
-    rows.gemm(f"{prefix}.pv", L, L, hd, policy, group, block, batch=heads, x_onchip=True)
+    rows.gemm(f"{prefix}.pv", L, L, hd, group, block, batch=heads, policy=policy, x_onchip=True)
 
 
 def _linear(rows, name, m, k, n, group, block, quant_input=True):
+    """A linear under the recipe's policy; q/k/v-style siblings share their input's online quantization."""
+    if rows.recipe.layer_policy(name) != "quant":
+        rows.gemm(name, m, k, n, group, block)
+        return
     ms = rows.quantize(f"{name}.quantize", m, k, group, block) if quant_input else rows._last_ms
     rows._last_ms = ms
-    rows.gemm(name, m, k, n, "quant", group, block)
+    rows.gemm(name, m, k, n, group, block)
     rows.decomp_gemm(name, ms, k, n, group, block)
 
 
@@ -216,25 +233,29 @@ def _single_block(rows: _Rows, s: ModelShape, j: int, full_path: bool):
 def _final(rows: _Rows, s: ModelShape):
     h, lv = s.hidden, s.video_tokens
     rows.vector("final_layer.silu", "silu", h, "final", onchip=True)
-    rows.gemm("final_layer.adaLN_modulation.1", 1, h, 2 * h, "fp", "final")
+    rows.gemm("final_layer.adaLN_modulation.1", 1, h, 2 * h, "final")
     rows.vector("final_layer.norm", "layernorm", lv * h, "final")
     rows.vector("final_layer.modulate", "modulate", lv * h, "final")
-    rows.gemm("final_layer.linear", lv, h, s.in_channels, "fp", "final")
+    rows.gemm("final_layer.linear", lv, h, s.in_channels, "final")
 
 
-def format_recipe(fmt: str) -> Recipe:
-    """The recipe whose activations and weights use element format `fmt` (fp16 for FP)."""
-    from .recipes import RECIPES
-    for r in RECIPES.values():
-        if r.act_format == fmt and r.weight_format == fmt and r.decomp_fraction == 0:
-            return r
-    for r in RECIPES.values():
-        if r.act_format == fmt and r.weight_format == fmt:
-            from dataclasses import replace
-            return replace(r, decomp_fraction=0.0, seda=False)
-    fmts = sorted({r.act_format for r in RECIPES.values() if r.act_format == r.weight_format})
-    from quant.errors import UnknownNameError
-    raise UnknownNameError("format", fmt, fmts)
+def format_recipe(fmt: str) -> HwRecipe:
+    """The hardware view of `fmt` on both operands of a plain GEMM (no decomposition, no SeDA); fp16 for FP."""
+    from quant.recipes import Action, PolicyRule, Recipe, TensorSpec, recipe
+    from quant.registry import format_names
+    if fmt == "fp16":
+        return get_recipe(recipe("fp"))
+    if fmt not in format_names():
+        from quant.errors import UnknownNameError
+        raise UnknownNameError("format", fmt, ["fp16"] + format_names())
+    spec = TensorSpec(fmt)
+    return get_recipe(Recipe(f"gemm-{fmt}", weight=spec, activation=spec, policy=(PolicyRule(".*", Action.FULL),)))
+
+
+def _weight_lane(fmt: str) -> str:
+    from quant.registry import get_format
+    from .recipes import mac_mode_of
+    return mac_mode_of(get_format(fmt))
 
 
 def gemm_trace(m: int, k: int, n: int, fmt: str = "dialectfp4-32", quantize_input: bool = True) -> Trace:
@@ -244,8 +265,8 @@ def gemm_trace(m: int, k: int, n: int, fmt: str = "dialectfp4-32", quantize_inpu
             from quant.errors import ShapeError
             raise ShapeError(f"GEMM dimension {name} must be a positive integer, got {v}")
     rec = format_recipe(fmt)
-    rows = _Rows(rec, 1, rec.book_size)
+    rows = _Rows(rec, 1)
     if quantize_input:
         rows.quantize("gemm.quantize", m, k, "gemm")
-    rows.gemm("gemm", m, k, n, "quant", "gemm")
+    rows.gemm("gemm", m, k, n, "gemm", policy="quant" if rec.quantizes_activations else "fp")
     return Trace(None, rec, False, pd.DataFrame(rows.rows, columns=list(COLUMNS)))
