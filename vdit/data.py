@@ -14,11 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-FRAMES, SIZE, S2D, PATCH = 8, 32, 2, 2
-LATENT_CHANNELS = 3 * S2D * S2D            # 12
-TOKEN_CHANNELS = LATENT_CHANNELS * PATCH * PATCH   # 48 = tiny config in_channels
-GRID = SIZE // (S2D * PATCH)               # 8 tokens per side
-TEXT_TOKENS, CONTEXT_DIM, VEC_DIM = 8, 64, 32
+from .geometry import (CONTEXT_DIM, FRAMES, GRID, LATENT_CHANNELS, PATCH, S2D, SIZE, TEXT_TOKENS,  # noqa: F401
+                       TOKEN_CHANNELS, VEC_DIM)
 EMBED_SEED = 1234
 NULL_PROMPT = ""
 

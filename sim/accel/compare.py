@@ -127,7 +127,16 @@ def load_quality(study, mode: str = "none", columns=QUALITY_COLUMNS) -> tuple:
         if mode not in modes:
             raise SpecError(path, "outliers", f"no rows for outlier mode {mode!r}; valid: {', '.join(modes)}")
         table = table[table.outliers.astype(str) == mode]
-    return {r.recipe: {c: float(getattr(r, c)) for c in columns} for r in table.itertuples()}, str(path)
+    return {r.recipe: {c: float(getattr(r, c)) for c in columns} for r in table.itertuples()}, _shown(path)
+
+
+def _shown(path: Path) -> str:
+    """A repository file by its repository-relative path, anything else as given."""
+    root = STUDY_DIR.parents[1]
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _attention_shares(est: Estimate) -> tuple:

@@ -56,16 +56,26 @@ class ModelShape:
         return int(self.hidden * self.mlp_ratio)
 
 
+def _tiny() -> ModelShape:
+    """The tiny trained model, derived from vdit's own config and data geometry (never retyped): 8 frames of
+    32x32 RGB -> space-to-depth 16x16x12 -> patchify 2 -> 48 channels per token, 8 text tokens, 2 CFG branches."""
+    from vdit import geometry as g
+    from vdit.config import TINY as c
+    latent = g.SIZE // g.S2D
+    return ModelShape("tiny", hidden=c.hidden_size, depth_double=c.depth, depth_single=c.depth_single_blocks,
+                      heads=c.num_heads, head_dim=c.head_dim, mlp_ratio=c.mlp_ratio, in_channels=c.in_channels,
+                      cond_channels=c.cond_channels, text_tokens=g.TEXT_TOKENS, context_dim=c.context_in_dim,
+                      vec_dim=c.vec_in_dim, latent_frames=g.FRAMES, latent_height=latent, latent_width=latent,
+                      patch=c.patch_size, time_freq_dim=c.time_dim, steps=50, cfg_branches=g.CFG_BRANCHES)
+
+
 _OPENSORA2 = dict(hidden=3072, depth_double=19, depth_single=38, heads=24, head_dim=128, mlp_ratio=4.0,
                   in_channels=64, cond_channels=68, text_tokens=512, context_dim=4096, vec_dim=768,
                   latent_frames=33, steps=50, cfg_branches=3)
 PRESETS = {m.name: m for m in (
     ModelShape("opensora2-256px", latent_height=24, latent_width=42, **_OPENSORA2),    # 33 x 12 x 21 = 8,316
     ModelShape("opensora2-768px", latent_height=72, latent_width=128, **_OPENSORA2),   # 33 x 36 x 64 = 76,032
-    # the tiny trained model (MODEL.md): 8 frames of 32x32 RGB -> space-to-depth 16x16x12 -> patchify 2 -> 48 ch
-    ModelShape("tiny", hidden=128, depth_double=2, depth_single=4, heads=4, head_dim=32, mlp_ratio=4.0,
-               in_channels=48, cond_channels=52, text_tokens=16, context_dim=64, vec_dim=64,
-               latent_frames=8, latent_height=16, latent_width=16, steps=50, cfg_branches=3),
+    _tiny(),
 )}
 
 

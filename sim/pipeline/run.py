@@ -17,7 +17,6 @@ from .config import RunConfig
 from .crosscheck import (CheckResult, LayerTap, SliceDone, count_matching, describe_difference, first_mismatch,
                          latents_equal)
 
-TINY_CFG_BRANCHES = 2   # the tiny sampler's CFG: conditional + unconditional rows per step
 
 
 @dataclass
@@ -167,7 +166,7 @@ def run_estimates(cfg: RunConfig, result: RunResult, log):
     from sim.accel.estimate import estimate
     t0 = time.perf_counter()
     for workload in cfg.workloads:
-        knobs = {"steps": cfg.steps, "branches": TINY_CFG_BRANCHES} if workload == "tiny" else {}
+        knobs = {"steps": cfg.steps} if workload == "tiny" else {}
         for recipe in cfg.recipes:
             est = estimate(workload, cfg.arch, recipe, **knobs)
             result.estimates[(workload, recipe)] = est
