@@ -114,6 +114,8 @@ def normalized_design(base: ArchSpec, recipe, normalize: str, table, target: flo
 def load_quality(study, mode: str = "none", columns=QUALITY_COLUMNS) -> tuple:
     """(recipe -> {column: value}, source path) from a `sim study` folder or summary CSV."""
     path = Path(study)
+    if not path.is_absolute() and not path.exists() and (STUDY_DIR.parents[1] / path).exists():
+        path = STUDY_DIR.parents[1] / path            # a repository-relative path (e.g. results/study)
     path = path / "summary.csv" if path.is_dir() else path
     if not path.is_file():
         raise SpecError(path, "", "no study summary here (expected a `sim study` folder with summary.csv)")

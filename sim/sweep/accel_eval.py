@@ -2,30 +2,41 @@
 
 Point config keys: workload (default opensora2-256px), arch (shipped name or YAML path, default edge),
 arch_overrides (nested dict merged over the design before validation), recipe, dataflow (optional),
-quality_table (optional CSV with a `recipe` column and quality metrics, e.g. the `sim study` summary: its
-row for the point's recipe is merged into the metrics so that quality constraints can be applied).
+specialize (bool: run the point on `specialize(design, recipe)`, the design the recipe needs and nothing else),
+full_path (bool), quality (optional {study: a `sim study` folder or summary CSV, mode: none|on, columns: [...]}:
+the study's quality columns for the point's recipe are merged into the metrics, so that sweep objectives and
+constraints can use them, e.g. `psnr_db: max`; a recipe the study lacks gets no quality metrics).
 """
 from __future__ import annotations
 
 from functools import lru_cache
 
-import pandas as pd
-
 METRICS = ("latency_s", "energy_j", "area_mm2", "edp_js", "dram_bytes", "macs", "mac_utilization")
 
 
 @lru_cache(maxsize=8)
-def _quality(path: str) -> pd.DataFrame:
-    return pd.read_csv(path).set_index("recipe")
+def _quality(study: str, mode: str, columns: tuple) -> dict:
+    from sim.accel.compare import load_quality
+    return load_quality(study, mode, columns)[0]
+
+
+def quality_metrics(q: dict, recipe: str) -> dict:
+    from sim.accel.compare import QUALITY_COLUMNS
+    columns = tuple(q.get("columns", QUALITY_COLUMNS))
+    return dict(_quality(str(q["study"]), str(q.get("mode", "none")), columns).get(recipe, {}))
 
 
 def evaluate(cfg: dict) -> dict:
     from sim.accel.estimate import estimate
     from sim.accel.spec import load_arch
+    from sim.accel.specialize import specialize
 
+    recipe = cfg.get("recipe", "semanticdialect")
     arch = load_arch(cfg.get("arch", "edge"), cfg.get("arch_overrides"))
-    est = estimate(cfg.get("workload", "opensora2-256px"), arch, cfg.get("recipe", "semanticdialect"),
-                   dataflow=cfg.get("dataflow"))
+    if cfg.get("specialize"):
+        arch = specialize(arch, recipe)
+    est = estimate(cfg.get("workload", "opensora2-256px"), arch, recipe, dataflow=cfg.get("dataflow"),
+                   full_path=bool(cfg.get("full_path", False)))
     s = est.summary()
     out = {
         "latency_s": s["latency_s"], "energy_j": s["energy_j"], "area_mm2": s["area_total_mm2"],
@@ -33,10 +44,6 @@ def evaluate(cfg: dict) -> dict:
         "mac_utilization": float(s["mean_mac_rate_of_mean_peak"]),
     }
     out.update({f"energy.{k}_j": v for k, v in s["energy_by_component_j"].items()})
-    if cfg.get("quality_table"):
-        table = _quality(cfg["quality_table"])
-        recipe = cfg.get("recipe", "semanticdialect")
-        if recipe not in table.index:
-            raise KeyError(f"quality table {cfg['quality_table']} has no row for recipe {recipe!r}")
-        out.update({k: float(v) for k, v in table.loc[recipe].items() if isinstance(v, (int, float))})
+    if cfg.get("quality"):
+        out.update(quality_metrics(cfg["quality"], recipe))
     return out

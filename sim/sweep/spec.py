@@ -145,11 +145,39 @@ def parse_sweep(raw, source: str = "<dict>") -> SweepSpec:
         if not isinstance(c, dict) or set(c) != {"metric", "op", "value"} or c["op"] not in OPS:
             raise bad(f"constraints[{i}]", f"need {{metric, op, value}} with op in {', '.join(OPS)}")
         constraints.append(Constraint(str(c["metric"]), c["op"], float(c["value"])))
+    base = dict(raw.get("base") or {})
+    _check_quality(base, objectives, constraints, bad)
     return SweepSpec(
         name=str(raw.get("name", Path(source).stem)), evaluator=str(raw.get("evaluator", "accel")),
-        base=dict(raw.get("base") or {}), search_kind=kind, samples=int(samples or 0),
+        base=base, search_kind=kind, samples=int(samples or 0),
         seed=int(search.get("seed", 0)), algorithm=str(search.get("algorithm", "random")), space=dict(space),
         objectives=dict(objectives), constraints=tuple(constraints), source=source)
+
+
+def _check_quality(base: dict, objectives: dict, constraints: list, bad):
+    """Objectives and constraints on quality columns need `base.quality.study` with those columns (checked now,
+    before any point runs)."""
+    from sim.sweep.accel_eval import METRICS
+    wanted = [m for m in [*objectives, *(c.metric for c in constraints)]
+              if m not in METRICS and not m.startswith("energy.") and m != "edp_js"]
+    q = base.get("quality")
+    if not wanted and not q:
+        return
+    if not isinstance(q, dict) or "study" not in q:
+        raise bad("base.quality", f"metric(s) {', '.join(wanted)} are not accelerator metrics "
+                  f"({', '.join(METRICS)}); quality metrics need base.quality: {{study: <sim study folder>, "
+                  f"mode: none}}")
+    unknown = sorted(set(q) - {"study", "mode", "columns"})
+    if unknown:
+        raise bad(f"base.quality.{unknown[0]}", "unknown key; valid keys: study, mode, columns")
+    from sim.accel.compare import QUALITY_COLUMNS, load_quality
+    from sim.accel.schema import SpecError
+    columns = tuple(dict.fromkeys([*q.get("columns", QUALITY_COLUMNS), *wanted]))
+    try:
+        load_quality(q["study"], str(q.get("mode", "none")), columns)
+    except SpecError as exc:
+        raise bad("base.quality.study", str(exc)) from None
+    q["columns"] = list(columns)
 
 
 def _check_domain(key, dom, kind, bad):
