@@ -25,7 +25,9 @@ class RunConfig:
     whole sampling (its video is the one measured); check_backends: back ends cross-checked bit for bit against
     it on a slice (slice_steps denoising steps of slice_prompts prompts; a back end running in an interpreter,
     i.e. Triton without a GPU, stops after interpreter_layer_calls quantized layer calls of it); workloads:
-    shape-only workloads for the latency/energy estimate; outliers: also run with function-preserving outlier injection (stress mode)."""
+    shape-only workloads for the latency/energy estimate; outliers: also run with function-preserving outlier injection (stress mode);
+    codesign_recipes: baselines compared with the run's recipes on format-specialized designs of `arch`
+    (`sim compare` on codesign_workload at equal codesign_normalize, quality from the committed study)."""
     model: str = "tiny"
     recipe: str = "semanticdialect"
     compare_recipes: tuple = ()
@@ -41,6 +43,9 @@ class RunConfig:
     seed: int = 0
     workloads: tuple = ("tiny", "opensora2-256px")
     outliers: bool = False
+    codesign_recipes: tuple = ("int4_g32", "w8a8")
+    codesign_workload: str = "opensora2-256px"
+    codesign_normalize: str = "area"
     source: str = "<defaults>"
 
     def to_dict(self) -> dict:
@@ -50,6 +55,10 @@ class RunConfig:
     @property
     def recipes(self) -> tuple:
         return (self.recipe,) + tuple(r for r in self.compare_recipes if r != self.recipe)
+
+    @property
+    def codesign_all(self) -> tuple:
+        return tuple(dict.fromkeys(self.recipes + self.codesign_recipes))
 
     def checkpoint_path(self) -> Path:
         p = SHIPPED_MODELS.get(self.model, Path(self.model))
@@ -105,14 +114,20 @@ def _check_names(cfg: RunConfig) -> RunConfig:
     from sim.accel.spec import resolve_arch_path
     from sim.accel.workload import workload_names
     src = cfg.source
-    for r in cfg.recipes:
-        if r not in quant.recipe_names():
-            raise RunConfigError(f"{src}: field 'recipe': unknown recipe {r!r}; valid: {', '.join(quant.recipe_names())}")
+    for field_, names in (("recipe", (cfg.recipe,)), ("compare_recipes", cfg.compare_recipes),
+                          ("codesign_recipes", cfg.codesign_recipes)):
+        for r in names:
+            if r not in quant.recipe_names():
+                raise RunConfigError(f"{src}: field '{field_}': unknown recipe {r!r}; valid: "
+                                     f"{', '.join(quant.recipe_names())}")
+    if cfg.codesign_normalize not in ("area", "throughput"):
+        raise RunConfigError(f"{src}: field 'codesign_normalize': got {cfg.codesign_normalize!r}; valid: area, "
+                             f"throughput")
     for b in (cfg.full_backend,) + cfg.check_backends:
         if b not in quant.backend_names():
             raise RunConfigError(f"{src}: field 'check_backends': unknown back end {b!r}; valid: "
                                  f"{', '.join(quant.backend_names())}")
-    for w in cfg.workloads:
+    for w in cfg.workloads + (cfg.codesign_workload,):
         if w not in workload_names():
             raise RunConfigError(f"{src}: field 'workloads': unknown workload {w!r}; valid: {', '.join(workload_names())}")
     try:

@@ -40,6 +40,7 @@ class RunResult:
     checks: list = field(default_factory=list)
     skipped_backends: dict = field(default_factory=dict)  # back end -> reason
     estimates: dict = field(default_factory=dict)        # (workload, recipe) -> sim.accel Estimate
+    comparison: object = None                            # sim.accel.compare.Comparison of specialized designs
     seconds: dict = field(default_factory=dict)          # stage -> wall seconds
 
 
@@ -172,6 +173,11 @@ def run_estimates(cfg: RunConfig, result: RunResult, log):
             result.estimates[(workload, recipe)] = est
             log(f"estimate {workload} / {recipe} on {cfg.arch}: {est.latency_s:.4g} s, {est.energy_j:.4g} J, "
                 f"{sum(est.area_mm2.values()):.3g} mm^2")
+    from sim.accel.compare import STUDY_DIR, compare
+    result.comparison = compare(cfg.codesign_workload, cfg.arch, cfg.codesign_all, cfg.codesign_normalize,
+                                study=STUDY_DIR)
+    for line in result.comparison.rows.verdict:
+        log(f"co-design ({cfg.codesign_workload}, equal {cfg.codesign_normalize}): {line}")
     result.seconds["estimates"] = time.perf_counter() - t0
 
 

@@ -121,7 +121,11 @@ def timing_table(res: RunResult) -> pd.DataFrame:
 
 def all_tables(res: RunResult) -> dict:
     per_op = per_op_table(res)
-    return {"quality": quality_table(res), "crosscheck": crosscheck_table(res), "latency_per_op": per_op,
+    codesign = {}
+    if res.comparison is not None:
+        from .codesign import comparison_tables
+        codesign = comparison_tables(res.comparison)
+    return {**codesign, "quality": quality_table(res), "crosscheck": crosscheck_table(res), "latency_per_op": per_op,
             "latency_per_block": per_block_table(per_op), "energy_breakdown": energy_table(res),
             "area": area_table(res), "summary": summary_table(res), "dialect_usage": dialect_usage_table(res),
             "layers": layer_table(res),
