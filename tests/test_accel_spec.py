@@ -77,7 +77,7 @@ def test_energy_table_has_a_source_per_number_and_scales_by_node(tmp_path):
     p = _write(tmp_path, lambda d: d["technology"].update(node_nm=16), "n16.yaml")
     e45 = action_energy_pj(t, load_arch("edge"))
     e16 = action_energy_pj(t, load_arch(p))
-    assert e16["mac.fp16"] == pytest.approx(e45["mac.fp16"] * 0.30)
+    assert e16["mac.fp16"] == pytest.approx(e45["mac.fp16"] * 0.216)     # Stillmaker & Baas HP fits, 0.8 V
     assert e16["dram.read_byte"] == e45["dram.read_byte"]                # off-chip energy is not node-scaled
     bad = _write(tmp_path, lambda d: d["technology"].update(node_nm=5), "n5.yaml")
     with pytest.raises(SpecError, match="scaling.nodes"):

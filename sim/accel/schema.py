@@ -102,6 +102,8 @@ def validate(data, schema, file, path: str = "") -> dict:
             out[key] = sub.default
         elif isinstance(sub, MapOf) and sub.min_items == 0:
             out[key] = {}
+        elif isinstance(sub, ListOf) and sub.min_items == 0:
+            out[key] = []
         else:
             expect = sub.valid_range() if isinstance(sub, Field) else "a section"
             raise SpecError(file, here, f"missing required field ({expect})")
