@@ -4,6 +4,7 @@ A GEMM Y (M x N) = X (M x K) W^T on a ROWS x COLS output-stationary array, block
     n_tiles = ceil(M / ROWS) * ceil(N / COLS),  NB = ceil(K / block)
     per tile: NB + (ROWS - 1) + (COLS - 1)   skewed operand feed (block b reaches PE (r, c) at tile cycle b + r + c)
               + 2                            PE pipeline: operand registers -> (P, s) registers -> accumulator
+                                             (the edge decoders sit before the first operand registers: no cycle)
               + ROWS                         drain: one array row of COLS float32 results written per cycle
             = NB + 2 * ROWS + COLS
     cycles  = n_tiles * (NB + 2 * ROWS + COLS)
@@ -47,10 +48,12 @@ def read_csv(path: Path = CYCLES_CSV) -> list:
         return [{k: int(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+PE_ARRAY_SOURCES = ("trees.v", "mac_units.v", "edge_decoders.v", "bs_fp32_acc.v", "pe_array.v")
+
+
 def array_case(rows: int, cols: int, shapes, extremes: bool = True):
     from .runner import RtlCase
-    return RtlCase(f"pe_array_{rows}x{cols}", "pe_array_gemm",
-                   ("trees.v", "mac_units.v", "bs_fp32_acc.v", "pe_array.v"), "rtl_models.tb.array_tb",
+    return RtlCase(f"pe_array_{rows}x{cols}", "pe_array_gemm", PE_ARRAY_SOURCES, "rtl_models.tb.array_tb",
                    parameters=(("ROWS", rows), ("COLS", cols)), book_size=16,
                    config=(("shapes", [list(s) for s in shapes]), ("extremes", extremes)))
 

@@ -59,9 +59,12 @@ class SynthBlock:
     blocks_per_cycle: float | None = None   # selectors: throughput (the testbench asserts D/BANKS cycles per block)
 
 
+EDGE_SOURCES = ("trees.v", "mac_units.v", "edge_decoders.v")
 BLOCKS = (
     SynthBlock("mac_lane_dialectfp4", "mac_lane", "mac_lane_dialect", ("trees.v", "mac_units.v"),
                (("D", 16), ("ID_BITS", 4)), note="decode ROM x2 + 5x5 signed multiply + 14-bit accumulator"),
+    SynthBlock("mac_lane_int5", "mac_lane", "mac_lane_int5", ("trees.v", "mac_units.v"),
+               note="5x5 signed multiply + 14-bit accumulator; operands decoded at the array edge"),
     SynthBlock("mac_lane_fp4", "mac_lane", "mac_lane_fp4", ("trees.v", "mac_units.v"),
                note="E2M1 decode x2 + 5x5 signed multiply + 14-bit accumulator"),
     SynthBlock("mac_lane_int4", "mac_lane", "mac_lane_int4", ("trees.v", "mac_units.v"),
@@ -73,8 +76,19 @@ BLOCKS = (
     SynthBlock("block_dot_fp4", "block_dot", "block_dot_fp4", ("trees.v", "mac_units.v")),
     SynthBlock("block_dot_int4", "block_dot", "block_dot_int4", ("trees.v", "mac_units.v")),
     SynthBlock("block_dot_int8", "block_dot", "block_dot_int8", ("trees.v", "mac_units.v")),
+    # edge decoders, one element each: (dialect id, 4-bit code) -> 5-bit signed integer
+    SynthBlock("decoder_dialect_d16", "decoder", "decoder_dialect_compact", ("decoder_compact.v",),
+               note="compact DialectFP4 decode: levels 0-4 shared, 1-bit + 16-entry tables, level 7 = 15 - id/2"),
+    SynthBlock("decoder_dialect_d16_rom", "decoder", "decoder_dialect", EDGE_SOURCES, (("D", 16), ("ID_BITS", 4)),
+               note="decode ROM of DialectFP4 (16 x 8 x 4 bits), for comparison with the compact form"),
+    SynthBlock("decoder_dialect_d32", "decoder", "decoder_dialect", EDGE_SOURCES, (("D", 32), ("ID_BITS", 5)),
+               book_size=32, note="decode ROM of the 32-dialect book (32 x 8 x 4 bits)"),
+    SynthBlock("decoder_e2m1", "decoder", "decode_e2m1", ("trees.v", "mac_units.v"), note="FP4 E2M1 decode"),
     SynthBlock("bs_fp32_acc", "accumulator", "bs_fp32_acc", ("bs_fp32_acc.v",),
                note="exact 2^s scaling + IEEE RNE float32 add + 32-bit register"),
+    SynthBlock("bs_nvfp4_acc", "accumulator", "bs_nvfp4_acc", ("bs_fp32_acc.v", "bs_nvfp4_acc.v"),
+               note="E4M3 x E4M3 block scale (4x4-bit significands, 13x8-bit P multiply, exact) + IEEE RNE float32 "
+                    "add + 32-bit register"),
 )
 
 # The selectors: the LUT argmin unit at D = 16 and 32 dialects, with D banks (one block per cycle) and D/4 banks (one

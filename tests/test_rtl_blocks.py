@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from rtl_models.cycles import PE_ARRAY_SOURCES
 from rtl_models.rom import book_for_size, write_rom_include
 from rtl_models.runner import HDL_DIR, RtlCase, run_case
 
@@ -76,18 +77,24 @@ def test_q_frontend_matches_reference():
     assert fe["distinct_exponents"] > 100                      # the random blocks span the exponent range
 
 
-LINT_TOPS = [("lut_selector", SEL, ()), ("lut_selector", SEL, ("-GBANKS=4",)),
-             ("two_stage_selector", ("trees.v", "two_stage_selector.v"), ()),
-             ("block_dot_dialect", MAC, ()), ("mac_lane_dialect", MAC, ()), ("block_dot_int8", MAC, ()),
-             ("mac_lane_fp4", MAC, ()), ("bs_fp32_acc", ("bs_fp32_acc.v",), ()),
-             ("q_frontend", ("trees.v", "q_frontend.v"), ()),
-             ("pe_array_gemm", ("trees.v", "mac_units.v", "bs_fp32_acc.v", "pe_array.v"), ())]
+EDGE = ("trees.v", "mac_units.v", "edge_decoders.v")
+NVFP4 = ("bs_fp32_acc.v", "bs_nvfp4_acc.v")
+# (top, sources, extra verilator flags, book size of the generated ROM include)
+LINT_TOPS = [("lut_selector", SEL, (), 16), ("lut_selector", SEL, ("-GBANKS=4",), 16),
+             ("two_stage_selector", ("trees.v", "two_stage_selector.v"), (), 16),
+             ("block_dot_dialect", MAC, (), 16), ("mac_lane_dialect", MAC, (), 16), ("block_dot_int8", MAC, (), 16),
+             ("mac_lane_fp4", MAC, (), 16), ("mac_lane_int5", MAC, (), 16), ("block_dot_int5", MAC, (), 16),
+             ("decoder_dialect", EDGE, (), 16), ("decoder_dialect", EDGE, ("-GD=32", "-GID_BITS=5"), 32),
+             ("decoder_dialect_block", EDGE, (), 16), ("decoder_dialect_compact", ("decoder_compact.v",), (), 16),
+             ("bs_fp32_acc", ("bs_fp32_acc.v",), (), 16), ("bs_nvfp4_acc", NVFP4, (), 16),
+             ("bs_nvfp4_add", NVFP4, (), 16), ("q_frontend", ("trees.v", "q_frontend.v"), (), 16),
+             ("pe_array_gemm", PE_ARRAY_SOURCES, (), 16)]
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed (lint only)")
-@pytest.mark.parametrize("top,sources,extra", LINT_TOPS)
-def test_verilator_lint_clean(top, sources, extra, tmp_path):
-    write_rom_include(book_for_size(16), tmp_path)
+@pytest.mark.parametrize("top,sources,extra,book_size", LINT_TOPS)
+def test_verilator_lint_clean(top, sources, extra, book_size, tmp_path):
+    write_rom_include(book_for_size(book_size), tmp_path)
     cmd = ["verilator", "--lint-only", "-Wall", "-Wno-DECLFILENAME", f"-I{tmp_path}", "--top-module", top,
            *extra, *[str(HDL_DIR / s) for s in sources]]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)

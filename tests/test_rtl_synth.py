@@ -28,6 +28,19 @@ def test_mac_area_ordering():
     assert a["int4"] < a["fp4"] < a["dialectfp4"] < a["int8"]
 
 
+def test_edge_decode_rows():
+    """Decode at the edge: the PE lane without decoders is smaller than the lane that decodes both operands, the
+    compact D=16 decoder is smaller than its ROM form, and the D=32 ROM is the largest decoder."""
+    rows = _rows()
+    a = {n: float(rows[n]["area_um2"]) for n in ("mac_lane_int5", "mac_lane_dialectfp4", "decoder_dialect_d16",
+                                                 "decoder_dialect_d16_rom", "decoder_dialect_d32", "decoder_e2m1")}
+    assert a["mac_lane_int5"] < a["mac_lane_dialectfp4"]
+    assert a["decoder_e2m1"] < a["decoder_dialect_d16"] < a["decoder_dialect_d16_rom"] < a["decoder_dialect_d32"]
+    assert {rows[n]["group"] for n in a if n.startswith("decoder")} == {"decoder"}
+    assert rows["decoder_dialect_d32"]["book"] == "dialectfp4-32" and int(rows["decoder_e2m1"]["flip_flops"]) == 0
+    assert int(rows["bs_nvfp4_acc"]["flip_flops"]) == int(rows["bs_fp32_acc"]["flip_flops"]) == 32
+
+
 def _register_bits(block) -> int:
     """Upper bound on the selector's flip-flops: the registers its RTL declares (Yosys may drop constant ones)."""
     p = dict(block.parameters)
@@ -84,10 +97,11 @@ def test_sim_area_table_prints_the_selector_comparison(capsys):
 
 @pytest.mark.rtl
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not installed")
-def test_resynthesis_reproduces_csv_row():
-    block = next(b for b in synth.BLOCKS if b.name == "mac_lane_int4")
+@pytest.mark.parametrize("name", ["mac_lane_int4", "mac_lane_int5", "decoder_dialect_d16", "decoder_dialect_d32"])
+def test_resynthesis_reproduces_csv_row(name):
+    block = next(b for b in synth.BLOCKS if b.name == name)
     cells = synth.synthesize(block)
-    assert json.loads(_rows()["mac_lane_int4"]["cell_counts"]) == cells
+    assert json.loads(_rows()[name]["cell_counts"]) == cells
 
 
 def test_regenerating_only_the_selectors_keeps_the_other_rows(tmp_path, monkeypatch):

@@ -4,6 +4,8 @@
 // block_dot_*: 32 lanes in parallel and an exact adder tree (one block partial P per evaluation, combinational).
 // mac_lane_*:  one lane, a product per cycle into an AW-bit accumulator register (32 cycles per block).
 // Decoded element integers: dialect and FP4 in half-units (-15..15, 5-bit signed), INT4 -8..7, INT8 -128..127.
+// *_int5: the PE side of decode-at-the-edge (edge_decoders.v): operands arrive as decoded 5-bit integers, sign +
+// 4-bit half-unit magnitude, so -16 never occurs and the 9-bit product of the dialect datapath suffices.
 
 // ---- decoders ----------------------------------------------------------------------------------------------
 // FP4 E2M1 code {s, e1, e0, m} -> half-units: e == 0: m; else (2 + m) << (e - 1)  (0,1,2,3,4,6,8,12)
@@ -76,6 +78,15 @@ module block_dot_dialect #(
         end
     endgenerate
     block_dot_core #(.N(32), .EW(5), .PW(9)) core (.va(va), .vb(vb), .sum(sum));
+endmodule
+
+// Block PE datapath of decode-at-the-edge: operands already decoded to 5-bit integers (-15..15), |P| <= 7200.
+module block_dot_int5 (
+    input  wire [32*5-1:0] a_values,
+    input  wire [32*5-1:0] b_values,
+    output wire [13:0]     sum
+);
+    block_dot_core #(.N(32), .EW(5), .PW(9)) core (.va(a_values), .vb(b_values), .sum(sum));
 endmodule
 
 module block_dot_fp4 (
@@ -151,6 +162,15 @@ module mac_lane_dialect #(
     decode_dialect #(.ID_BITS(ID_BITS)) da (.dialect(a_dialect), .code(a_code), .value(va));
     decode_dialect #(.ID_BITS(ID_BITS)) db (.dialect(b_dialect), .code(b_code), .value(vb));
     mac_lane_core #(.EW(5), .PW(9), .AW(14)) core (.clk(clk), .en(en), .clear(clear), .a(va), .b(vb), .acc(acc));
+endmodule
+
+// The dialect lane without its decoders: the operands were decoded at the array edge (-15..15).
+module mac_lane_int5 (
+    input  wire        clk, en, clear,
+    input  wire [4:0]  a_value, b_value,
+    output wire [13:0] acc
+);
+    mac_lane_core #(.EW(5), .PW(9), .AW(14)) core (.clk(clk), .en(en), .clear(clear), .a(a_value), .b(b_value), .acc(acc));
 endmodule
 
 module mac_lane_fp4 (

@@ -5,6 +5,11 @@
 // each {exponent (int8), dialect id, 32 packed 4-bit codes (element i in bits [4i+3:4i])}; results float32 in
 // ymem[m * MAX_N + n], read back through rd_addr/rd_data.
 //
+// Decode at the array edge: each left-edge row and top-edge column decodes its buffer word combinationally
+// (32 decoder_dialect, edge_decoders.v) into an operand word {exponent (int8), 32 5-bit signed integers (-15..15,
+// element i in bits [5i+4:5i])} before the first operand register; the PEs multiply plain 5-bit integers
+// (block_dot_int5) and never see a dialect id.  Decoding in the same cycle as the buffer read adds no cycle.
+//
 // Dataflow: tiles of ROWS x COLS outputs, row-tile major (tm outer, tn inner).  In tile cycle t the left edge of
 // array row r presents X block t - r and the top edge of column c presents W block t - c (skew by addressing);
 // operands move one PE right/down per cycle, so PE (r, c) holds block b in its operand registers during tile
@@ -15,8 +20,7 @@
 //     cycles = n_tiles * (NB + 2*ROWS + COLS),  n_tiles = ceil(M/ROWS) * ceil(N/COLS),  NB = ceil(K/32),
 // counted from the rising edge that samples start (exclusive) to the edge that raises done (inclusive).
 module gemm_pe #(
-    parameter integer ID_BITS = 4,
-    parameter integer EW = 128 + ID_BITS + 8
+    parameter integer EW = 8 + 32*5      // operand word: {exponent, 32 decoded 5-bit integers}
 ) (
     input  wire          clk,
     input  wire          rst,
@@ -46,9 +50,7 @@ module gemm_pe #(
     end
 
     wire [13:0] dot;
-    block_dot_dialect #(.D(1 << ID_BITS), .ID_BITS(ID_BITS)) bd (
-        .a_dialect(x[128 +: ID_BITS]), .b_dialect(w[128 +: ID_BITS]),
-        .a_codes(x[127:0]), .b_codes(w[127:0]), .sum(dot));
+    block_dot_int5 bd (.a_values(x[32*5-1:0]), .b_values(w[32*5-1:0]), .sum(dot));
 
     // stage 2: block partial and exponent sum s = ex + ew - 2
     reg        p_valid, p_first;
@@ -79,7 +81,8 @@ module pe_array_gemm #(
     parameter integer MAX_M = 16,
     parameter integer MAX_N = 16,
     parameter integer MAX_NB = 8,
-    parameter integer EW = 128 + ID_BITS + 8,
+    parameter integer EW = 128 + ID_BITS + 8,     // buffer word: {exponent, dialect id, 32 codes}
+    parameter integer OW = 8 + 32*5,              // operand word after the edge decoders
     parameter integer LAW = $clog2((MAX_M > MAX_N ? MAX_M : MAX_N) * MAX_NB),
     parameter integer RAW = $clog2(MAX_M * MAX_N)
 ) (
@@ -123,11 +126,11 @@ module pe_array_gemm #(
     reg [15:0] t, m0, n0, m_r, n_r, nb_r;
     reg [15:0] dr;
 
-    // ---- edges: skewed operand reads
+    // ---- edges: skewed operand reads, decoded in the same cycle
     wire [ROWS-1:0]    xv_edge, xf_edge;
-    wire [ROWS*EW-1:0] x_edge;
+    wire [ROWS*OW-1:0] x_edge;
     wire [COLS-1:0]    wv_edge;
-    wire [COLS*EW-1:0] w_edge;
+    wire [COLS*OW-1:0] w_edge;
     genvar r, c;
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : xedge
@@ -135,21 +138,27 @@ module pe_array_gemm #(
             /* verilator lint_off UNSIGNED */
             wire [15:0] b = t - r;
             wire [15:0] m = m0 + r;
+            wire [EW-1:0] word = xmem[(m * MAX_NB + b) % (MAX_M * MAX_NB)];
             assign xv_edge[r] = (state == COMPUTE) && (t >= r) && (b < nb_r) && (m < m_r);
             assign xf_edge[r] = (b == 16'd0);
-            assign x_edge[r*EW +: EW] = xmem[(m * MAX_NB + b) % (MAX_M * MAX_NB)];
             /* verilator lint_on UNSIGNED */
             /* verilator lint_on WIDTH */
+            assign x_edge[r*OW + 32*5 +: 8] = word[EW-1 -: 8];
+            decoder_dialect_block #(.D(D), .ID_BITS(ID_BITS)) dec (.dialect(word[128 +: ID_BITS]), .codes(word[127:0]),
+                                                                  .values(x_edge[r*OW +: 32*5]));
         end
         for (c = 0; c < COLS; c = c + 1) begin : wedge
             /* verilator lint_off WIDTH */
             /* verilator lint_off UNSIGNED */
             wire [15:0] b = t - c;
             wire [15:0] n = n0 + c;
+            wire [EW-1:0] word = wmem[(n * MAX_NB + b) % (MAX_N * MAX_NB)];
             assign wv_edge[c] = (state == COMPUTE) && (t >= c) && (b < nb_r) && (n < n_r);
-            assign w_edge[c*EW +: EW] = wmem[(n * MAX_NB + b) % (MAX_N * MAX_NB)];
             /* verilator lint_on UNSIGNED */
             /* verilator lint_on WIDTH */
+            assign w_edge[c*OW + 32*5 +: 8] = word[EW-1 -: 8];
+            decoder_dialect_block #(.D(D), .ID_BITS(ID_BITS)) dec (.dialect(word[128 +: ID_BITS]), .codes(word[127:0]),
+                                                                  .values(w_edge[c*OW +: 32*5]));
         end
     endgenerate
 
@@ -157,27 +166,27 @@ module pe_array_gemm #(
     // (the right-most X and bottom W outputs leave the array unused)
     /* verilator lint_off UNUSEDSIGNAL */
     wire [ROWS*(COLS+1)-1:0]    xs_v, xs_f;
-    wire [ROWS*(COLS+1)*EW-1:0] xs;
+    wire [ROWS*(COLS+1)*OW-1:0] xs;
     wire [(ROWS+1)*COLS-1:0]    ws_v;
-    wire [(ROWS+1)*COLS*EW-1:0] ws;
+    wire [(ROWS+1)*COLS*OW-1:0] ws;
     /* verilator lint_on UNUSEDSIGNAL */
     wire [ROWS*COLS*32-1:0]     accs;
     generate
         for (r = 0; r < ROWS; r = r + 1) begin : row
             assign xs_v[r*(COLS+1)] = xv_edge[r];
             assign xs_f[r*(COLS+1)] = xf_edge[r];
-            assign xs[r*(COLS+1)*EW +: EW] = x_edge[r*EW +: EW];
+            assign xs[r*(COLS+1)*OW +: OW] = x_edge[r*OW +: OW];
             for (c = 0; c < COLS; c = c + 1) begin : col
                 if (r == 0) begin : top
                     assign ws_v[c] = wv_edge[c];
-                    assign ws[c*EW +: EW] = w_edge[c*EW +: EW];
+                    assign ws[c*OW +: OW] = w_edge[c*OW +: OW];
                 end
-                gemm_pe #(.ID_BITS(ID_BITS), .EW(EW)) pe (
+                gemm_pe #(.EW(OW)) pe (
                     .clk(clk), .rst(rst),
-                    .x_valid_in(xs_v[r*(COLS+1)+c]), .x_first_in(xs_f[r*(COLS+1)+c]), .x_in(xs[(r*(COLS+1)+c)*EW +: EW]),
-                    .w_valid_in(ws_v[r*COLS+c]), .w_in(ws[(r*COLS+c)*EW +: EW]),
-                    .x_valid(xs_v[r*(COLS+1)+c+1]), .x_first(xs_f[r*(COLS+1)+c+1]), .x(xs[(r*(COLS+1)+c+1)*EW +: EW]),
-                    .w_valid(ws_v[(r+1)*COLS+c]), .w(ws[((r+1)*COLS+c)*EW +: EW]),
+                    .x_valid_in(xs_v[r*(COLS+1)+c]), .x_first_in(xs_f[r*(COLS+1)+c]), .x_in(xs[(r*(COLS+1)+c)*OW +: OW]),
+                    .w_valid_in(ws_v[r*COLS+c]), .w_in(ws[(r*COLS+c)*OW +: OW]),
+                    .x_valid(xs_v[r*(COLS+1)+c+1]), .x_first(xs_f[r*(COLS+1)+c+1]), .x(xs[(r*(COLS+1)+c+1)*OW +: OW]),
+                    .w_valid(ws_v[(r+1)*COLS+c]), .w(ws[((r+1)*COLS+c)*OW +: OW]),
                     .acc(accs[(r*COLS+c)*32 +: 32]));
             end
         end

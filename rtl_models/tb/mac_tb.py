@@ -1,7 +1,8 @@
 """Testbenches for the MAC datapaths, expected values from quant's element decoders and exact block partials
 (`quant.gemm.block_partials` on QTensors):
 - block_dot_dialect: every code pair (16 x 16) under every dialect pair, 32 pairs per block;
-- block_dot_fp4 / _int4 / _int8 and the four MAC lanes: random and extreme codes."""
+- block_dot_fp4 / _int4 / _int8 and the four MAC lanes: random and extreme codes;
+- mac_lane_int5 (decode at the edge): operands are quant's decoded element integers of random dialect blocks."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,17 +18,20 @@ FORMAT_OF = {"dialect": None, "fp4": "nvfp4", "int4": "int4_g32", "int8": "int8"
 CODE_BITS = {"dialect": 4, "fp4": 4, "int4": 4, "int8": 8}
 
 
+def one_row(fmt: str, codes: np.ndarray, dia=None) -> QTensor:
+    """(n, 32) codes as a one-row QTensor of n blocks; `dia` (n,) dialect ids for a dialect format."""
+    n = codes.shape[0]
+    flat = codes.reshape(1, -1).astype(np.uint8)
+    packed = pack_nibbles(flat) if fmt not in ("int8",) else flat
+    dialect = np.zeros((1, n), np.uint8) if dia is None else dia.reshape(1, n).astype(np.uint8)
+    if dia is not None:                                      # dialect format: power-of-two exponents
+        return QTensor(fmt, (1, 32 * n), 32, packed, dialect, exponent=np.zeros((1, n), np.int8))
+    return QTensor(fmt, (1, 32 * n), 32, packed, dialect, scale=np.ones((1, n), np.float32))
+
+
 def partials(fmt: str, ca: np.ndarray, cb: np.ndarray, da=None, db=None) -> np.ndarray:
     """Exact block partial per row of (n, 32) code arrays: each operand is a one-row QTensor of n blocks."""
-    n = ca.shape[0]
-    def qt(codes, dia):
-        flat = codes.reshape(1, -1).astype(np.uint8)
-        packed = pack_nibbles(flat) if fmt not in ("int8",) else flat
-        dialect = np.zeros((1, n), np.uint8) if dia is None else dia.reshape(1, n).astype(np.uint8)
-        if dia is not None:                                  # dialect format: power-of-two exponents
-            return QTensor(fmt, (1, 32 * n), 32, packed, dialect, exponent=np.zeros((1, n), np.int8))
-        return QTensor(fmt, (1, 32 * n), 32, packed, dialect, scale=np.ones((1, n), np.float32))
-    return block_partials(qt(ca, da), qt(cb, db))[:, 0, 0]
+    return block_partials(one_row(fmt, ca, da), one_row(fmt, cb, db))[:, 0, 0]
 
 
 def dialect_vectors(d: int):
@@ -97,33 +101,59 @@ async def block_dot_int8_random(dut):
     await _block_dot_plain(dut, "int8")
 
 
+async def _stream_lane(dut, name: str, a: np.ndarray, b: np.ndarray, want: np.ndarray, a_port, b_port,
+                       per_block=None):
+    """One product per cycle, `clear` on the first of each block of 32; acc checked after every block."""
+    sb = common.Scoreboard(name)
+    cc.start_clock(dut.clk)
+    dut.en.value = 1
+    for i in range(len(a)):
+        sb.expect((want[i],), context=f"block {i}")
+        if per_block is not None:
+            per_block(i)
+        for j in range(32):
+            await cc.falling_edge(dut.clk)
+            dut.clear.value = int(j == 0)
+            cc.write(a_port, a[i, j])
+            cc.write(b_port, b[i, j])
+        await cc.falling_edge(dut.clk)
+        sb.observe((cc.read_sint(dut.acc),))
+    common.write_result(name, {"blocks": len(a), "matched": sb.check()})
+
+
 @cc.test()
 async def mac_lane_random(dut):
-    """One product per cycle, `clear` on the first of each block of 32; acc checked after every block."""
     kind = common.config()["kind"]
     n = common.config().get("n_random", 8)
     ca, cb = random_codes(kind, n, seed=2)
-    da = db = None
+    per_block = None
     if kind == "dialect":
         d = cc.parameter(dut, "D")
         rng = np.random.default_rng(3)
         da, db = rng.integers(0, d, n), rng.integers(0, d, n)
         want = partials(ensure_registered(book_for_size(d)), ca, cb, da, db)
-    else:
-        want = partials(FORMAT_OF[kind], ca, cb)
-    sb = common.Scoreboard(f"mac_lane_{kind}")
-    cc.start_clock(dut.clk)
-    dut.en.value = 1
-    for i in range(n):
-        sb.expect((want[i],), context=f"block {i}")
-        if da is not None:
+
+        def per_block(i):
             cc.write(dut.a_dialect, da[i])
             cc.write(dut.b_dialect, db[i])
-        for j in range(32):
-            await cc.falling_edge(dut.clk)
-            dut.clear.value = int(j == 0)
-            cc.write(dut.a_code, ca[i, j])
-            cc.write(dut.b_code, cb[i, j])
-        await cc.falling_edge(dut.clk)
-        sb.observe((cc.read_sint(dut.acc),))
-    common.write_result(f"mac_lane_{kind}", {"blocks": n, "matched": sb.check()})
+    else:
+        want = partials(FORMAT_OF[kind], ca, cb)
+    await _stream_lane(dut, f"mac_lane_{kind}", ca, cb, want, dut.a_code, dut.b_code, per_block)
+
+
+@cc.test()
+async def mac_lane_int5_decoded(dut):
+    """The lane fed what the edge decoders produce: quant's element integers of random DialectFP4 blocks (the
+    first blocks under dialect 0, whose largest level is 15 half-units, so +-15 x +-15 extremes occur)."""
+    n = common.config().get("n_random", 8)
+    book = book_for_size(16)
+    fmt = ensure_registered(book)
+    ca, cb = random_codes("dialect", n, seed=4)
+    rng = np.random.default_rng(5)
+    da, db = rng.integers(0, book.size, n), rng.integers(0, book.size, n)
+    da[:4] = db[:4] = 0
+    va = one_row(fmt, ca, da).element_ints().reshape(n, 32)
+    vb = one_row(fmt, cb, db).element_ints().reshape(n, 32)
+    if max(np.abs(va).max(), np.abs(vb).max()) != 15:
+        raise AssertionError("stimulus misses the +-15 extremes")
+    await _stream_lane(dut, "mac_lane_int5", va, vb, partials(fmt, ca, cb, da, db), dut.a_value, dut.b_value)
