@@ -135,14 +135,12 @@ def test_iso_area_designs_fill_the_budget_and_differ(iso_area):
     target = iso_area.meta["target"]
     rows = iso_area.rows.set_index("recipe")
     assert (rows.area_mm2 <= target + 1e-9).all()
-    for r in rows.index:                    # one array step more would break the budget
-        spec = iso_area.estimates[r].sim.arch
-        from sim.accel.compare import ARRAY_STEP, fit_to_area
-        bigger = fit_to_area(spec, TABLE, target)
-        assert (bigger.pe_array.rows, bigger.pe_array.cols) == (spec.pe_array.rows, spec.pe_array.cols)
-        assert _area(bigger.__class__(**{**bigger.__dict__, "pe_array": bigger.pe_array.__class__(
-            **{**bigger.pe_array.__dict__, "rows": spec.pe_array.rows + ARRAY_STEP,
-               "cols": spec.pe_array.cols + ARRAY_STEP})}), TABLE) > target
+    from sim.accel.compare import _shapes
+    from sim.accel.specialize import scale_array
+    for r in rows.index:                    # the next candidate array would break the budget
+        shapes = _shapes(specialize(load_arch("edge"), r))
+        k = shapes.index((rows.loc[r, "pe_rows"], rows.loc[r, "pe_cols"]))
+        assert _area(scale_array(iso_area.estimates[r].sim.arch, *shapes[k + 1]), TABLE) > target
     assert rows.loc["mxfp4", "pe_rows"] * rows.loc["mxfp4", "pe_cols"] > rows.loc["w8a8", "pe_rows"] * \
         rows.loc["w8a8", "pe_cols"]
     assert len(set(rows.verdict)) == 4 and "the reference" in rows.loc["nvfp4", "verdict"]
