@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -18,8 +17,11 @@ import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from .io import atomic_path, atomic_write_bytes, atomic_write_csv, atomic_write_json  # noqa: E402
+from .pages import A4_PORTRAIT, mono_chars_per_line, plot_page, save_page, text_page  # noqa: E402
 
 FRAMES_PNG = "frames.png"
+TOP_OP_TYPES = 15        # op types shown by name on the latency page; the rest are summed as "other"
+SUMMARY_FONT_PT = 7.5
 
 
 def write_run(out_dir, tables: dict, manifest: dict, frame_strips: dict, notes: list) -> dict:
@@ -73,6 +75,9 @@ def build_pdf(out_dir) -> Path:
     with atomic_path(out / "report.pdf") as tmp:
         with PdfPages(tmp) as pdf:
             _summary_page(pdf, manifest, t)
+            if (out / "codesign.csv").exists():
+                from .codesign_report import codesign_pages
+                codesign_pages(pdf, out)
             for page in (_energy_page, _latency_page, _roofline_page, _dialect_page, _recipe_page):
                 page(pdf, t, manifest)
             if (out / FRAMES_PNG).exists():
@@ -80,16 +85,9 @@ def build_pdf(out_dir) -> Path:
     return out / "report.pdf"
 
 
-def _text_page(pdf, lines, size=7.5):
-    fig = plt.figure(figsize=(8.27, 11.69))
-    fig.text(0.05, 0.97, "\n".join(lines), va="top", family="monospace", fontsize=size)
-    pdf.savefig(fig)
-    plt.close(fig)
-
-
 def _summary_page(pdf, manifest, t):
     cfg = manifest.get("config", {})
-    lines = ["sim run report", "", f"recipe {cfg.get('recipe')} on {cfg.get('arch')}, model {cfg.get('model')}, "
+    lines = [f"recipe {cfg.get('recipe')} on {cfg.get('arch')}, model {cfg.get('model')}, "
              f"{cfg.get('prompts')} prompts x {cfg.get('steps')} steps, seed {cfg.get('seed')}",
              f"git {manifest.get('git_revision')}   created {manifest.get('created_utc')}", ""]
     s = t["summary"]
@@ -97,21 +95,27 @@ def _summary_page(pdf, manifest, t):
         lines.append("latency / energy / area (accelerator model, per sampled video):")
         cols = [c for c in ("workload", "recipe", "latency_s", "energy_j", "area_mm2", "psnr_db", "ssim",
                             "act_bits_per_element") if c in s.columns]
-        lines += s[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}").splitlines()
+        # a table wider than the page continues below in column blocks instead of running off the edge
+        width = mono_chars_per_line(A4_PORTRAIT[0], SUMMARY_FONT_PT)
+        lines += s[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}", line_width=width).splitlines()
         lines.append("")
-    c = t["crosscheck"]
-    if not c.empty:
-        lines.append("bit-level cross-check of back ends:")
-        for _, r in c.iterrows():
-            status = "BIT-IDENTICAL" if r["bit_identical"] else ("skipped" if r["scope"] == "skipped" else "MISMATCH")
-            lines.append(f"  {r['backend']:>10} vs {r['reference']}: {status} "
-                         f"({r['matching_layer_calls']}/{r['layer_calls']} layer calls; {r['scope']})")
-            if isinstance(r["first_mismatch"], str) and r["first_mismatch"]:
-                lines.append(f"      {r['first_mismatch'][:120]}")
-        lines.append("")
+    lines += _crosscheck_lines(t["crosscheck"])
     for n in manifest.get("notes", []):
-        lines += textwrap.wrap(str(n), 110) + [""]
-    _text_page(pdf, lines)
+        lines += [str(n), ""]
+    text_page(pdf, lines, "summary", size=SUMMARY_FONT_PT, title="sim run report")
+
+
+def _crosscheck_lines(c) -> list:
+    if c.empty:
+        return []
+    lines = ["bit-level cross-check of back ends:"]
+    for _, r in c.iterrows():
+        status = "BIT-IDENTICAL" if r["bit_identical"] else ("skipped" if r["scope"] == "skipped" else "MISMATCH")
+        lines.append(f"  {r['backend']:>10} vs {r['reference']}: {status} "
+                     f"({r['matching_layer_calls']}/{r['layer_calls']} layer calls; {r['scope']})")
+        if isinstance(r["first_mismatch"], str) and r["first_mismatch"]:
+            lines.append(f"      {r['first_mismatch']}")
+    return lines + [""]
 
 
 def _energy_page(pdf, t, _m):
@@ -119,16 +123,15 @@ def _energy_page(pdf, t, _m):
     if e.empty:
         return
     piv = e.pivot_table(index=["workload", "recipe"], columns="component", values="energy_j", aggfunc="sum")
-    fig, axes = plt.subplots(1, piv.index.get_level_values(0).nunique(), figsize=(11, 5), squeeze=False)
+    fig, axes = plot_page(1, piv.index.get_level_values(0).nunique())
     for ax, (w, sub) in zip(axes[0], piv.groupby(level=0)):
-        sub.droplevel(0).plot.bar(stacked=True, ax=ax, legend=ax is axes[0][-1])
+        sub.droplevel(0).plot.bar(stacked=True, ax=ax, legend=False, rot=30)
         ax.set_title(f"energy by component: {w}")
         ax.set_ylabel("J per video")
-    if axes[0][-1].get_legend():
-        axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1, 1))
-    fig.tight_layout()
-    pdf.savefig(fig)
-    plt.close(fig)
+        ax.tick_params(axis="x", labelsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=7, title="component")
+    save_page(pdf, fig, "energy by component")
 
 
 def _main_rows(df, manifest, workload=None):
@@ -140,25 +143,39 @@ def _main_rows(df, manifest, workload=None):
     return sub
 
 
+def op_type_latency(op: pd.DataFrame, top: int = TOP_OP_TYPES) -> pd.Series:
+    """Latency (s per video) per op type, largest first: the block index is dropped (every block's q_proj is one
+    type) and a layer's quantize sub-steps count as its quantize step; beyond `top` types the rest are one
+    "other (N op types)" entry, so the chart stays readable for any model depth."""
+    name = (op["op"].str.replace(r"^(double|single)_blocks\.\d+\.", "", regex=True)
+            .str.replace(r"\.quantize\..*$", ".quantize", regex=True))
+    per_type = op.groupby(name)["latency_s"].sum().sort_values(ascending=False)
+    if len(per_type) <= top + 1:
+        return per_type
+    rest = per_type.iloc[top:]
+    return pd.concat([per_type.iloc[:top], pd.Series({f"other ({len(rest)} op types)": rest.sum()})])
+
+
 def _latency_page(pdf, t, manifest):
     b, op = t["latency_per_block"], t["latency_per_op"]
     if b.empty or op.empty:
         return
     b, op = _main_rows(b, manifest, True), _main_rows(op, manifest, True)
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 8))
+    fig, axes = plot_page(2, 1)
+    a1, a2 = axes[0][0], axes[1][0]
     blk = b.pivot_table(index="block", columns="kind", values="latency_s", aggfunc="sum").fillna(0)
-    blk.plot.bar(stacked=True, ax=a1, width=0.9)
+    blk.plot.bar(stacked=True, ax=a1, width=0.9, rot=0)
     a1.set_title(f"latency per transformer block ({op['workload'].iloc[0]}; -1 = embedders/final layer)")
     a1.set_ylabel("s per video")
-    a1.tick_params(axis="x", labelsize=5)
-    kinds = op.assign(opname=op["op"].str.replace(r"^(double|single)_blocks\.\d+\.", "", regex=True))
-    kinds.groupby("opname")["latency_s"].sum().sort_values().plot.barh(ax=a2)
-    a2.set_title("latency per op type (summed over blocks)")
+    step = max(1, len(blk) // 30)   # at most ~30 block labels fit across the page at 6 pt
+    a1.set_xticks(range(0, len(blk), step), [str(v) for v in blk.index[::step]], fontsize=6)
+    per_type = op_type_latency(op)
+    per_type.iloc[::-1].plot.barh(ax=a2)
+    a2.set_title(f"latency per op type (summed over blocks; top {min(TOP_OP_TYPES, len(per_type))})")
     a2.set_xlabel("s per video")
-    a2.tick_params(axis="y", labelsize=6)
-    fig.tight_layout()
-    pdf.savefig(fig)
-    plt.close(fig)
+    a2.set_ylabel("")
+    a2.tick_params(axis="y", labelsize=7)
+    save_page(pdf, fig, "latency")
 
 
 def _roofline_page(pdf, t, manifest):
@@ -167,10 +184,13 @@ def _roofline_page(pdf, t, manifest):
         return
     op = _main_rows(op, manifest, True)
     op = op[(op["kind"] == "gemm") & (op["cycles"] > 0)]
+    if op.empty:
+        return
     row = s[s["workload"] == op["workload"].iloc[0]].iloc[0]
     bytes_ = (op["dram_read_bytes"] + op["dram_write_bytes"]).clip(lower=1)
     intensity, perf = op["macs"] / bytes_, op["macs"] / op["cycles"]
-    fig, ax = plt.subplots(figsize=(9, 6))
+    fig, axes = plot_page()
+    ax = axes[0][0]
     ax.scatter(intensity, perf, s=10, c=(op["bottleneck"] == "compute").map({True: "tab:blue", False: "tab:red"}))
     xs = np.logspace(np.log10(max(intensity.min(), 1e-3)), np.log10(intensity.max() * 10), 100)
     ax.plot(xs, np.minimum(row["peak_macs_per_cycle_4bit"], xs * row["dram_bytes_per_cycle"]), "k--",
@@ -181,8 +201,7 @@ def _roofline_page(pdf, t, manifest):
     ax.set_ylabel("achieved MAC per cycle")
     ax.set_title("roofline: GEMMs (blue: compute-bound, red: memory/LUT-bound)")
     ax.legend()
-    pdf.savefig(fig)
-    plt.close(fig)
+    save_page(pdf, fig, "roofline")
 
 
 def _dialect_page(pdf, t, manifest):
@@ -195,16 +214,17 @@ def _dialect_page(pdf, t, manifest):
         return
     piv = d.pivot_table(index="layer", columns="dialect", values="blocks", aggfunc="sum").fillna(0)
     share = piv.div(piv.sum(axis=1), axis=0)
-    fig, ax = plt.subplots(figsize=(11, max(4, 0.16 * len(share))))
-    im = ax.imshow(share.to_numpy(), aspect="auto", cmap="viridis")
-    ax.set_yticks(range(len(share)), share.index, fontsize=5)
+    fig, axes = plot_page()
+    ax = axes[0][0]
+    im = ax.imshow(share.to_numpy(), aspect="auto", cmap="viridis", interpolation="nearest")
+    step = max(1, len(share) // 70)   # about 70 layer names fit down an A4 landscape page at 5 pt
+    ax.set_yticks(range(0, len(share), step), share.index[::step], fontsize=5)
     ax.set_xticks(range(share.shape[1]), share.columns, fontsize=6)
     ax.set_xlabel("dialect id")
-    ax.set_title("activation dialect usage (share of blocks per layer)")
-    fig.colorbar(im, ax=ax)
-    fig.tight_layout()
-    pdf.savefig(fig)
-    plt.close(fig)
+    ax.set_title("activation dialect usage (share of blocks per layer"
+                 + (f"; every {step}th layer named)" if step > 1 else ")"))
+    fig.colorbar(im, ax=ax, label="share of the layer's blocks", pad=0.02)
+    save_page(pdf, fig, "dialect usage")
 
 
 def _recipe_page(pdf, t, _m):
@@ -212,25 +232,28 @@ def _recipe_page(pdf, t, _m):
     if s.empty or s["recipe"].nunique() < 1:
         return
     metrics = [c for c in ("psnr_db", "ssim", "latency_s", "energy_j") if c in s.columns]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(11, 4), squeeze=False)
-    for ax, m in zip(axes[0], metrics):
+    fig, axes = plot_page(2, 2)
+    for ax, m in zip(axes.flat, metrics):
         sub = s.dropna(subset=[m])
-        sub = sub[sub["workload"] == sub["workload"].iloc[-1]] if m in ("latency_s", "energy_j") and len(sub) else sub
+        per_workload = m in ("latency_s", "energy_j") and len(sub)
+        sub = sub[sub["workload"] == sub["workload"].iloc[-1]] if per_workload else sub
         sub = sub.drop_duplicates("recipe")
         ax.bar(sub["recipe"], sub[m])
-        ax.set_title(m if m not in ("latency_s", "energy_j") or not len(sub) else f"{m} ({sub['workload'].iloc[0]})")
-        ax.tick_params(axis="x", rotation=60, labelsize=6)
+        ax.set_title(f"{m}\n({sub['workload'].iloc[0]})" if per_workload else m, fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        for lbl in ax.get_xticklabels():
+            lbl.set(rotation=30, ha="right", rotation_mode="anchor")
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
     fig.suptitle("recipe comparison")
-    fig.tight_layout()
-    pdf.savefig(fig)
-    plt.close(fig)
+    save_page(pdf, fig, "recipe comparison")
 
 
 def _image_page(pdf, path, title):
     img = plt.imread(path)
-    fig, ax = plt.subplots(figsize=(11, 8.5))
+    fig, axes = plot_page()
+    ax = axes[0][0]
     ax.imshow(img)
     ax.axis("off")
     ax.set_title(title)
-    pdf.savefig(fig)
-    plt.close(fig)
+    save_page(pdf, fig, "frames")

@@ -1,17 +1,20 @@
 """Sweep report: tidy CSVs (all points, Pareto set, best per objective) and a PDF (Pareto fronts, sensitivity)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
 from .io import atomic_path, atomic_write_csv  # noqa: E402
+from .pages import plot_page, save_page, text_page  # noqa: E402
+
+SENSITIVITY_COLUMNS = 3   # objectives side by side on one landscape page; more continue on another row
 
 
 def write_sweep_report(points: pd.DataFrame, best: pd.DataFrame, objectives: dict, space_keys, constraints,
@@ -38,23 +41,21 @@ def write_sweep_report(points: pd.DataFrame, best: pd.DataFrame, objectives: dic
 
 
 def _summary_page(pdf, title, done, best, objectives, constraints):
-    fig = plt.figure(figsize=(8.27, 11.69))
-    lines = [title, "", f"points evaluated: {len(done)}   feasible: {int(done['feasible'].sum()) if len(done) else 0}"
+    lines = [f"points evaluated: {len(done)}   feasible: {int(done['feasible'].sum()) if len(done) else 0}"
              f"   Pareto-optimal: {int(done.get('pareto', pd.Series(dtype=bool)).sum())}",
              "objectives: " + ", ".join(f"{k} ({v})" for k, v in objectives.items()),
              "constraints: " + (", ".join(f"{c.metric} {c.op} {c.value:g}" for c in constraints) or "none"), ""]
     for _, r in best.iterrows():
         lines.append(f"best {r['best_for']}: " + ", ".join(f"{m}={r[m]:.4g}" for m in objectives if m in r))
         cfg = {k[7:]: r[k] for k in best.columns if k.startswith("config.") and pd.notna(r[k])}
-        lines.append("    " + ", ".join(f"{k}={v}" for k, v in cfg.items())[:110])
-    fig.text(0.06, 0.95, "\n".join(lines), va="top", family="monospace", fontsize=8)
-    pdf.savefig(fig)
-    plt.close(fig)
+        lines.append("    " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
+    text_page(pdf, lines, "sweep summary", size=8, title=title)
 
 
 def _front_page(pdf, points, col):
     _, x, y = col.split(".", 2)
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig, axes = plot_page()
+    ax = axes[0][0]
     fe = points[points["feasible"]]
     if (~points["feasible"]).any():
         ax.scatter(points[x], points[y], s=8, c="0.8", label="infeasible")
@@ -65,20 +66,23 @@ def _front_page(pdf, points, col):
     ax.set_ylabel(y)
     ax.set_title(f"{y} vs {x}")
     ax.legend()
-    pdf.savefig(fig)
-    plt.close(fig)
+    save_page(pdf, fig, f"front {y} vs {x}")
 
 
 def _sensitivity_page(pdf, done, col, objs):
-    fig, axes = plt.subplots(1, max(len(objs), 1), figsize=(11, 4), squeeze=False)
-    for ax, m in zip(axes[0], objs):
+    ncols = min(len(objs), SENSITIVITY_COLUMNS)
+    fig, axes = plot_page(math.ceil(len(objs) / ncols), ncols)
+    for ax, m in zip(axes.flat, objs):
         g = done.groupby(col)[m].agg(["mean", "min", "max"])
         xs = np.arange(len(g))
         ax.errorbar(xs, g["mean"], yerr=[g["mean"] - g["min"], g["max"] - g["mean"]], fmt="o-", capsize=3)
-        ax.set_xticks(xs, [str(v) for v in g.index], rotation=45, fontsize=7)
+        ax.set_xticks(xs, [str(v) for v in g.index], fontsize=7)
+        ax.set_xlim(-0.5, len(g) - 0.5)   # keeps the end points and their error bars off the frame
+        for lbl in ax.get_xticklabels():
+            lbl.set(rotation=30, ha="right", rotation_mode="anchor")
         ax.set_xlabel(col[7:])
         ax.set_ylabel(m)
+    for ax in list(axes.flat)[len(objs):]:
+        ax.axis("off")
     fig.suptitle(f"sensitivity to {col[7:]} (mean, min-max over the other parameters)")
-    fig.tight_layout()
-    pdf.savefig(fig)
-    plt.close(fig)
+    save_page(pdf, fig, f"sensitivity {col[7:]}")
