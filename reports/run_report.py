@@ -24,11 +24,14 @@ TOP_OP_TYPES = 15        # op types shown by name on the latency page; the rest 
 SUMMARY_FONT_PT = 7.5
 
 
-def write_run(out_dir, tables: dict, manifest: dict, frame_strips: dict, notes: list) -> dict:
+def write_run(out_dir, tables: dict, manifest: dict, frame_strips: dict, notes: list,
+              json_files: dict | None = None) -> dict:
     """tables: name -> DataFrame (written as name.csv); frame_strips: caption -> (T, H, W, 3) float frames of one
-    video per row (FP first); notes: lines for the summary page.  Returns written paths."""
+    video per row (FP first); notes: lines for the summary page; json_files: name -> object (written as
+    name.json, e.g. codesign_meta).  Returns written paths."""
     out = Path(out_dir)
     paths = {name: atomic_write_csv(out / f"{name}.csv", df) for name, df in tables.items()}
+    paths.update({name: atomic_write_json(out / f"{name}.json", obj) for name, obj in (json_files or {}).items()})
     paths["manifest"] = atomic_write_json(out / "manifest.json", dict(manifest, notes=notes))
     if frame_strips:
         paths["frames"] = atomic_write_bytes(out / FRAMES_PNG, _strip_png(frame_strips))

@@ -65,8 +65,9 @@ def specialize(base: ArchSpec, recipe) -> ArchSpec:
     else:
         lut = LutUnit(selector="none", book_size=1, banks=1, units=1, sub_books=1)
         if hw.quantizes_activations:
-            lanes = {k: ln for k, _, ln in base.act_quantizers}.get(hw.online, ACT_QUANTIZER_LANES)
-            quantizers = ((hw.online, lu.units, lanes),)
+            units, lanes = {k: (u, ln) for k, u, ln in base.act_quantizers}.get(
+                hw.online, (lu.units, ACT_QUANTIZER_LANES))
+            quantizers = ((hw.online, units, lanes),)
     return replace(base, name=f"{base.name}+{hw.name}", pe_array=replace(base.pe_array, mac_modes=modes),
                    decode_lut=replace(base.decode_lut, max_dialects=max(hw.book_size, _weight_book(hw), 1)),
                    lut_unit=lut, act_quantizers=quantizers, specialized_for=hw.name,

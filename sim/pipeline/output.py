@@ -27,7 +27,8 @@ def execute(cfg: RunConfig, out_dir, quality=True, crosscheck=True, estimates=Tr
     manifest = build_manifest(cfg.to_dict(), seeds={"sample": cfg.seed},
                               extra={"prompts": list(res.prompts), "seconds": res.seconds,
                                      "checkpoint": str(cfg.checkpoint_path())})
-    paths = write_run(out_dir, tables, manifest, _strips(res), notes)
+    meta = {"codesign_meta": res.comparison.meta} if res.comparison is not None else {}
+    paths = write_run(out_dir, tables, manifest, _strips(res), notes, json_files=meta)
     _print_summary(tables, paths, time.perf_counter() - t0)
     return 0 if all(c.identical for c in res.checks) else 1
 
