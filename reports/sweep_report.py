@@ -40,6 +40,12 @@ def write_sweep_report(points: pd.DataFrame, best: pd.DataFrame, objectives: dic
     return paths
 
 
+def _missing(value) -> bool:
+    """A config cell that is absent for this point (NaN); lists and mappings (e.g. config.quality.columns) are
+    values, not missing."""
+    return pd.api.types.is_scalar(value) and pd.isna(value)
+
+
 def _summary_page(pdf, title, done, best, objectives, constraints):
     lines = [f"points evaluated: {len(done)}   feasible: {int(done['feasible'].sum()) if len(done) else 0}"
              f"   Pareto-optimal: {int(done.get('pareto', pd.Series(dtype=bool)).sum())}",
@@ -47,7 +53,7 @@ def _summary_page(pdf, title, done, best, objectives, constraints):
              "constraints: " + (", ".join(f"{c.metric} {c.op} {c.value:g}" for c in constraints) or "none"), ""]
     for _, r in best.iterrows():
         lines.append(f"best {r['best_for']}: " + ", ".join(f"{m}={r[m]:.4g}" for m in objectives if m in r))
-        cfg = {k[7:]: r[k] for k in best.columns if k.startswith("config.") and pd.notna(r[k])}
+        cfg = {k[7:]: r[k] for k in best.columns if k.startswith("config.") and not _missing(r[k])}
         lines.append("    " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
     text_page(pdf, lines, "sweep summary", size=8, title=title)
 

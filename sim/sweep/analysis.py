@@ -7,7 +7,9 @@ import pandas as pd
 
 from .pareto import pareto_mask
 
-FRONT_PAIRS = (("latency_s", "energy_j"), ("area_mm2", "psnr_db"), ("latency_s", "area_mm2"))
+# cost vs cost, and quality (joined from a study, see sim/sweep/accel_eval.py) vs energy and vs area
+FRONT_PAIRS = (("latency_s", "energy_j"), ("latency_s", "area_mm2"), ("energy_j", "psnr_db"), ("area_mm2", "psnr_db"),
+               ("energy_j", "task_all"), ("area_mm2", "task_all"))
 
 
 def analyse(frame: pd.DataFrame, objectives: dict, constraints) -> tuple:
@@ -25,7 +27,7 @@ def analyse(frame: pd.DataFrame, objectives: dict, constraints) -> tuple:
 
 def _sense(metric, objectives):
     # quality metrics are maximized even when not declared as objectives
-    return objectives.get(metric, "max" if metric.startswith(("psnr", "ssim")) else "min")
+    return objectives.get(metric, "max" if metric.startswith(("psnr", "ssim", "task")) else "min")
 
 
 def _front(done, cols, senses) -> np.ndarray:
