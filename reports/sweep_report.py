@@ -81,7 +81,10 @@ def _sensitivity_page(pdf, done, col, objs):
     for ax, m in zip(axes.flat, objs):
         g = done.groupby(col)[m].agg(["mean", "min", "max"])
         xs = np.arange(len(g))
-        ax.errorbar(xs, g["mean"], yerr=[g["mean"] - g["min"], g["max"] - g["mean"]], fmt="o-", capsize=3)
+        # the spread of the metric over the other swept keys; clipped at 0 because a constant group's mean can
+        # round a hair past its min or max
+        spread = [(g["mean"] - g["min"]).clip(lower=0), (g["max"] - g["mean"]).clip(lower=0)]
+        ax.errorbar(xs, g["mean"], yerr=spread, fmt="o-", capsize=3)
         ax.set_xticks(xs, [str(v) for v in g.index], fontsize=7)
         ax.set_xlim(-0.5, len(g) - 0.5)   # keeps the end points and their error bars off the frame
         for lbl in ax.get_xticklabels():
