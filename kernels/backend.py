@@ -24,7 +24,7 @@ import torch
 
 from quant.blocks import FLT_MAX, NONFINITE_MODES
 from quant.errors import NonFiniteError, QuantError, ShapeError
-from quant.gemm import OVERFLOW_ABOVE, _bias, _residual_rows, check_operands
+from quant.gemm import OVERFLOW_ABOVE, _bias, _residual_rows, check_operands, qgemm_with
 from quant.qtensor import QTensor, unpack_nibbles
 from quant.registry import POW2, DialectFormat, ScaledIntFormat, get_format
 from quant.selectors import get_selector
@@ -169,7 +169,8 @@ def _quantize_scaled(x, f: ScaledIntFormat, block, tensor, nonfinite) -> QTensor
     f32 = np.float32
     g = f32(1.0)
     if f.tensor_scale_divisor is not None:   # the reference's float32 order: fl32(amax_tensor / divisor)
-        g = f32(f32(float(xt.abs().max())) / f32(f.tensor_scale_divisor))
+        amax = float(xt.abs().max()) if xt.numel() else 0.0     # torch's max() refuses an empty (0-row) input
+        g = f32(f32(amax) / f32(f.tensor_scale_divisor))
         if g == 0:
             g = f32(1.0)
     codes, scale, _ = launch_scaled_quantize(xt, f, block, float(g))
@@ -224,6 +225,8 @@ def qgemm(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None, 
           tile=None) -> np.ndarray:
     """Y = X W^T (+ residual rows) (+ bias), float32 (M, N), bit-identical to quant.gemm.qgemm_reference.
     tile: (BM, BN) output tile of one program (default 64x64 in the interpreter, 128x128 on a GPU)."""
+    if qx.rows == 0 or qw.rows == 0:      # no program to launch: the shared epilogue gives the empty result
+        return qgemm_with(None, qx, qw, bias, residual, residual_rows)
     post_x = _checked(qx, qw)
     res_map, post_r = None, 1.0
     if residual is not None:

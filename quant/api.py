@@ -5,7 +5,7 @@ import numpy as np
 
 from .backends import get_backend
 from .qtensor import QTensor
-from .registry import get_format
+from .registry import check_block, check_knobs, get_format
 
 
 def quantize(x, fmt: str = "dialectfp4", selector: str | None = None, block: int | None = None,
@@ -18,9 +18,14 @@ def quantize(x, fmt: str = "dialectfp4", selector: str | None = None, block: int
     tensor:   a name used in error messages (e.g. the layer name).
     nonfinite: "raise" (error naming tensor, row and block) or "saturate".
     allowed:  bool mask broadcastable to (rows, blocks, D) restricting dialect choice (SeDA).
-    knobs:    selector knobs, e.g. threshold=1 for two_stage.
+    knobs:    selector knobs, e.g. threshold=1 for two_stage; any other name is refused.
+
+    `block` (a positive integer, even for 4-bit formats) and the knobs are checked here, before any back end runs,
+    so every back end accepts and refuses the same calls.  Inputs with no rows give an empty QTensor.
     """
     f = get_format(fmt)
+    check_knobs(f, selector, knobs)
+    block = check_block(f, block)
     be = get_backend(backend)
     if hasattr(be, "quantize"):
         return be.quantize(x, f, selector=selector, block=block, tensor=tensor, nonfinite=nonfinite,

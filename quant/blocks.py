@@ -12,6 +12,7 @@ from .errors import NonFiniteError, ShapeError
 
 ZERO_BLOCK_EXP = -127   # exponent stored for an all-zero block
 MIN_EXP = -127          # exponents are clamped here (int8 storage; E8M0's smallest scale)
+MAX_EXP = 125           # the largest block exponent: floor(log2(FLT_MAX)) - 2 = 127 - 2 (block_exponent below)
 FLT_MAX = float(np.finfo(np.float32).max)
 NONFINITE_MODES = ("raise", "saturate")
 
@@ -30,8 +31,9 @@ def as_blocks(x, block: int, tensor: str = "x", nonfinite: str = "raise"):
         raise ShapeError(f"tensor {tensor!r}: need a floating-point array, got dtype {x.dtype}")
     if block <= 0:
         raise ShapeError(f"block size must be positive, got {block}")
-    x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
-    k = x.shape[1]
+    k = x.shape[-1]
+    rows = int(np.prod(x.shape[:-1], dtype=np.int64))    # not -1: a 0-row input has no -1 to infer
+    x = np.ascontiguousarray(x, dtype=np.float32).reshape(rows, k)
     nb = -(-k // block)
     if nb * block != k:
         x = np.pad(x, ((0, 0), (0, nb * block - k)))

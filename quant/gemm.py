@@ -81,15 +81,22 @@ def qgemm_with(accumulate_fn, qx: QTensor, qw: QTensor, bias=None, residual: QTe
     operand checks, the residual rows' own accumulator added before the bias, then the bias.  Every back end's
     qgemm is this function with its own accumulate, so the epilogue cannot drift between them."""
     check_operands(qx, qw)
-    y = accumulate_fn(qx, qw)
+    y = _empty_or(accumulate_fn, qx, qw)
     if residual is not None:
         rows = _residual_rows(residual, residual_rows, qx.rows)
         check_operands(residual, qw)
-        y_res = accumulate_fn(residual, qw)
+        y_res = _empty_or(accumulate_fn, residual, qw)
         y[rows] = (y[rows] + y_res).astype(np.float32)
     if bias is not None:
         y = (y + _bias(bias, qw.rows)).astype(np.float32)
     return y
+
+
+def _empty_or(accumulate_fn, qx: QTensor, qw: QTensor) -> np.ndarray:
+    """An operand with no rows gives an empty (M, N) result on every back end (tiled back ends cannot take one)."""
+    if qx.rows == 0 or qw.rows == 0:
+        return np.zeros((qx.rows, qw.rows), dtype=np.float32)
+    return accumulate_fn(qx, qw)
 
 
 def qgemm_reference(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None,

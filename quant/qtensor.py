@@ -3,11 +3,17 @@
 Layout (ALGORITHMS.md section 8): codes two 4-bit codes per byte, low nibble first, row-major along K (8-bit
 formats: one byte per element); per block a dialect id and either an int8 exponent (power-of-two scaled formats)
 or a float32 scale (formats with arbitrary-mantissa scales: NVFP4's E4M3, INT4's FP16, INT8's FP32).
+
+Bytes (`to_bytes` / `from_bytes`, byte version 2): b"QTNS", u16 version, u32 header length, u64 payload length,
+u32 CRC-32 (zlib) of the three length fields, the header and the payload, then the JSON header (fmt, shape, block,
+tensor_scale as float hex, meta, array list) and the arrays' raw bytes.  Reading checks the checksum, then every
+field against the registered format (quant/qtensor_check.py); any failure is a QuantError.
 """
 from __future__ import annotations
 
 import json
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +21,18 @@ import numpy as np
 from .errors import QuantError
 
 _MAGIC = b"QTNS"
-_VERSION = 1
+_VERSION = 2                          # 2 added the payload length and the CRC-32; 1 is refused (no checksum)
+_VERSION_ONLY = struct.Struct("<H")
+_LENGTHS = struct.Struct("<HIQ")      # version, header length, payload length
+_CRC = struct.Struct("<I")
+_PREFIX = len(_MAGIC) + _LENGTHS.size + _CRC.size
+
+
+def _version_message(version: int) -> str:
+    if version == 1:
+        return ("QTensor byte version 1 (no checksum) is no longer read; quantize again and save with this library "
+                f"(byte version {_VERSION})")
+    return f"QTensor format version {version} is not supported (this library reads {_VERSION})"
 
 
 def pack_nibbles(codes: np.ndarray) -> np.ndarray:
@@ -92,6 +109,7 @@ class QTensor:
 
     # ---- bytes ----
     def to_bytes(self) -> bytes:
+        """The byte string of the module docstring's layout (version 2, checksummed)."""
         header = {
             "fmt": self.fmt, "shape": list(self.shape), "block": self.block,
             "tensor_scale": float(np.float32(self.tensor_scale)).hex(), "meta": self.meta,
@@ -105,35 +123,41 @@ class QTensor:
             a = np.ascontiguousarray(a)
             header["arrays"].append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape), "nbytes": a.nbytes})
             blobs.append(a.tobytes())
-        h = json.dumps(header, sort_keys=True).encode()
-        return _MAGIC + struct.pack("<HI", _VERSION, len(h)) + h + b"".join(blobs)
+        try:
+            h = json.dumps(header, sort_keys=True, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:      # meta must be plain finite JSON to be read back
+            raise QuantError(f"QTensor meta cannot be serialized: {exc}") from None
+        payload = b"".join(blobs)
+        lengths = _LENGTHS.pack(_VERSION, len(h), len(payload))
+        crc = zlib.crc32(payload, zlib.crc32(h, zlib.crc32(lengths)))
+        return _MAGIC + lengths + _CRC.pack(crc) + h + payload
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "QTensor":
+    def from_bytes(cls, data) -> "QTensor":
+        """Parse `to_bytes` output.  Any corruption or inconsistency raises QuantError: the checksum catches
+        damaged bytes, and every header field is then checked against the registered format."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise QuantError(f"QTensor.from_bytes needs bytes, got {type(data).__name__}")
+        data = bytes(data)
         if data[:4] != _MAGIC:
             raise QuantError("not a QTensor byte string (bad magic)")
-        if len(data) < 10:
-            raise QuantError("truncated QTensor header")
-        version, hlen = struct.unpack("<HI", data[4:10])
-        if version != _VERSION:
-            raise QuantError(f"QTensor format version {version} is not supported (this library reads {_VERSION})")
-        if len(data) < 10 + hlen:
-            raise QuantError("truncated QTensor header")
-        header = json.loads(data[10:10 + hlen])
-        off = 10 + hlen
-        arrays = {}
-        for spec in header["arrays"]:
-            end = off + spec["nbytes"]
-            if end > len(data):
-                raise QuantError(f"truncated QTensor: array {spec['name']!r} needs {spec['nbytes']} bytes")
-            arrays[spec["name"]] = np.frombuffer(data[off:end], dtype=np.dtype(spec["dtype"])).reshape(spec["shape"]).copy()
-            off = end
-        if off != len(data):
-            raise QuantError(f"QTensor byte string has {len(data) - off} trailing bytes")
-        return cls(fmt=header["fmt"], shape=tuple(header["shape"]), block=header["block"],
-                   tensor_scale=float(np.float32(float.fromhex(header["tensor_scale"]))), meta=header["meta"],
-                   codes=arrays["codes"], dialect=arrays["dialect"], exponent=arrays.get("exponent"),
-                   scale=arrays.get("scale"))
+        if len(data) >= 6 and _VERSION_ONLY.unpack(data[4:6])[0] != _VERSION:
+            raise QuantError(_version_message(_VERSION_ONLY.unpack(data[4:6])[0]))
+        if len(data) < _PREFIX:
+            raise QuantError(f"truncated QTensor: {len(data)} bytes, the fixed prefix alone has {_PREFIX}")
+        _, hlen, plen = _LENGTHS.unpack(data[4:4 + _LENGTHS.size])
+        want = _PREFIX + hlen + plen
+        if len(data) < want:
+            raise QuantError(f"truncated QTensor: {len(data)} bytes, its prefix announces {want}")
+        if len(data) > want:
+            raise QuantError(f"QTensor byte string has {len(data) - want} trailing bytes")
+        (crc,) = _CRC.unpack(data[_PREFIX - _CRC.size:_PREFIX])
+        got = zlib.crc32(data[_PREFIX:], zlib.crc32(data[4:4 + _LENGTHS.size]))
+        if got != crc:
+            raise QuantError(f"QTensor checksum mismatch (stored CRC-32 {crc:#010x}, bytes give {got:#010x}): "
+                             f"the bytes are corrupted")
+        from .qtensor_check import checked_fields
+        return cls(**checked_fields(data[_PREFIX:_PREFIX + hlen], data[_PREFIX + hlen:]))
 
     def equal_bits(self, other: "QTensor") -> bool:
         """Raw-bit equality of every field (codes, dialect ids, exponents, scale bit patterns)."""

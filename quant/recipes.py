@@ -218,10 +218,18 @@ class Recipe:
 
     @classmethod
     def from_yaml(cls, text: str) -> "Recipe":
+        """Parse recipe YAML (duplicate keys and non-finite numbers refused, as in every YAML file read)."""
         import yaml
-        data = yaml.safe_load(text)
+        from . import strict_yaml
+        try:
+            data = strict_yaml.load(text)
+        except yaml.YAMLError as exc:
+            raise QuantError(f"recipe YAML: {strict_yaml.describe(exc)}") from None
         if not isinstance(data, dict):
             raise QuantError("recipe YAML must be a mapping")
+        bad = strict_yaml.nonfinite_field(data)
+        if bad is not None:
+            raise QuantError(f"recipe YAML: field {bad[0]!r}: got {bad[1]!r}; expected a finite number")
         return cls.from_dict(data)
 
     def describe(self) -> str:

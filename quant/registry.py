@@ -9,11 +9,12 @@ Two families cover everything:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
 from .blocks import as_blocks, block_exponent
-from .errors import QuantError, UnknownNameError
+from .errors import QuantError, ShapeError, UnknownNameError
 from .formatbooks import E2M1_BOOK, Formatbook, formatbook
 from .formats import E2M1, FP8_E4M3, FP16, INT4, INT8, FloatElementFormat
 from .qtensor import QTensor, pack_nibbles, unpack_nibbles
@@ -48,14 +49,16 @@ class DialectFormat:
         if self.fixed_selector and selector not in (None, self.default_selector):
             raise QuantError(f"format {self.name} fixes its rounding ({self.default_selector}); got selector {selector!r}")
         sel = get_selector(selector or self.default_selector)
-        block = block or self.default_block
+        check_knobs(self, sel.name, knobs)
+        block = check_block(self, block)
         shape = tuple(np.shape(x))
         xb = as_blocks(x, block, tensor, nonfinite)
         e = block_exponent(xb)
         book = self.book
         from .backends import get_backend
         dialect, codes = get_backend(backend).select_encode(sel.name, xb, e, book, allowed=allowed, **knobs)
-        return self.make_qtensor(shape, block, _pack(codes.reshape(xb.shape[0], -1), 4), dialect, e, sel.name, knobs)
+        packed = _pack(codes.reshape(xb.shape[0], xb.shape[1] * block), 4)    # explicit width: rows may be 0
+        return self.make_qtensor(shape, block, packed, dialect, e, sel.name, knobs)
 
     def make_qtensor(self, shape, block, packed_codes, dialect, exponent, selector: str, knobs: dict) -> QTensor:
         """The QTensor of this format from packed codes and per-block dialect ids and exponents (shared by every
@@ -120,7 +123,7 @@ class ScaledIntFormat:
             raise QuantError(f"format {self.name} has fixed round-to-nearest-even encoding; it takes no selector "
                              f"or selector knobs (got selector={selector!r}, knobs={sorted(knobs)})")
         shape = tuple(np.shape(x))
-        block = block or self.default_block or shape[-1]
+        block = check_block(self, block) or (shape[-1] if shape else 1)
         xb = as_blocks(x, block, tensor, nonfinite)
         f32 = np.float32
         amax = np.abs(xb).max(axis=-1)                                   # float32 (R, nb)
@@ -147,8 +150,8 @@ class ScaledIntFormat:
         else:
             ints = np.where(denom[..., None] > 0, self.element.encode(scaled), 0)
             codes = ints & ((1 << self.element.bits) - 1)
-        r = xb.shape[0]
-        return QTensor(self.name, shape, block, _pack(codes.reshape(r, -1), self.element_bits),
+        r, nb = xb.shape[:2]
+        return QTensor(self.name, shape, block, _pack(codes.reshape(r, nb * block), self.element_bits),
                        np.zeros(s.shape, dtype=np.uint8), scale=s.astype(f32), tensor_scale=float(g))
 
     def decode_ints(self, qt: QTensor) -> np.ndarray:
@@ -172,6 +175,39 @@ class ScaledIntFormat:
         block = qt.block if qt is not None else (block or self.default_block or 0)
         sbits = self.scale_format.bits if self.scale_format is not None else 32
         return self.element.bits + (sbits / block if block else 0.0)
+
+
+def check_block(fmt, block):
+    """The block size every back end uses for `fmt`: the format's default (None for one block per row) when `block`
+    is None, else `block` itself, which must be a positive integer, and even for 4-bit formats: the Triton kernels
+    and the Numba fused path pack two codes per byte within each block.  The one rule, checked before any back end
+    runs (quant.quantize) so that all back ends accept and refuse the same sizes."""
+    if block is None:
+        return fmt.default_block
+    if isinstance(block, bool) or not isinstance(block, Integral):
+        raise ShapeError(f"format {fmt.name}: block size must be a positive integer, got {block!r}")
+    if block <= 0:
+        raise ShapeError(f"format {fmt.name}: block size must be positive, got {block}")
+    if fmt.element_bits == 4 and block % 2:
+        raise ShapeError(f"format {fmt.name}: block size must be even (4-bit codes pack two per byte within a "
+                         f"block on every back end), got {block}")
+    return int(block)
+
+
+def check_knobs(fmt, selector, knobs):
+    """Refuse keyword knobs that neither `fmt` nor its selector takes (a typo would otherwise be ignored)."""
+    if not knobs:
+        return
+    if isinstance(fmt, DialectFormat):
+        from .selectors import get_selector
+        sel = get_selector(selector or fmt.default_selector)
+        valid, owner = sel.knobs, f"selector {sel.name}"
+    else:
+        valid, owner = (), f"format {fmt.name}"
+    unknown = sorted(set(knobs) - set(valid))
+    if unknown:
+        raise QuantError(f"unknown knob {unknown[0]!r} for {owner}; valid knobs: "
+                         f"{', '.join(valid) if valid else 'none (it takes no knobs)'}")
 
 
 _FORMATS: dict = {}

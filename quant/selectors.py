@@ -5,6 +5,7 @@ indices (R, nb, B)).  Signs are applied by the caller.  Registry: `SELECTORS`; a
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +22,7 @@ class Selector:
     fn: Callable
     online: bool          # True: works from the 5-bit intermediate q (hardware LUT unit); False: offline
     provenance: str
+    knobs: tuple = ()     # keyword knobs the selector takes (its keyword parameters after `allowed`)
 
 
 SELECTORS: dict = {}
@@ -28,9 +30,16 @@ SELECTORS: dict = {}
 
 def register_selector(name: str, online: bool, provenance: str):
     def deco(fn):
-        SELECTORS[name] = Selector(name, fn, online, provenance)
+        SELECTORS[name] = Selector(name, fn, online, provenance, _knobs_of(fn))
         return fn
     return deco
+
+
+def _knobs_of(fn) -> tuple:
+    """Named keyword parameters of a selector function other than its inputs and `allowed` (the catch-all **_
+    takes back-end extras and is not a knob)."""
+    params = list(inspect.signature(fn).parameters.values())[3:]
+    return tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "allowed")
 
 
 def get_selector(name: str) -> Selector:

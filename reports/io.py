@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
 
+def _new_temp(path: Path) -> str:
+    """Create an empty temporary file beside `path` with mode 0o666 less the umask, the mode `open()` gives a new
+    file (mkstemp's 0o600 would survive the rename and leave every report readable by its owner only)."""
+    for _ in range(100):
+        tmp = os.path.join(path.parent, f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside `path`; on success rename it over `path`, on error remove it."""
+    """Yield a temporary path beside `path`; on success rename it over `path`, on error remove it.  The file ends
+    with the permissions a plain `open(path, "w")` would give it (0o666 less the umask)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _new_temp(path)
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as f:

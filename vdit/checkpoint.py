@@ -7,7 +7,9 @@ filled one tensor at a time from `np.memmap` views, so an 11 B-parameter file is
 from __future__ import annotations
 
 import json
+import math
 import os
+from numbers import Integral
 import struct
 import warnings
 from dataclasses import dataclass
@@ -23,6 +25,11 @@ DTYPES = {"F64": (np.float64, 8), "F32": (np.float32, 4), "F16": (np.float16, 2)
           "I64": (np.int64, 8), "I32": (np.int32, 4), "I16": (np.int16, 2), "I8": (np.int8, 1),
           "U8": (np.uint8, 1), "BOOL": (np.bool_, 1)}
 MAX_HEADER_BYTES = 100 * 2 ** 20
+_ENTRY_FIELDS = {"dtype", "shape", "data_offsets"}
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool) and v >= 0
 
 
 class CheckpointError(ValueError):
@@ -39,7 +46,13 @@ class TensorEntry:
 
 
 class SafetensorsFile:
-    """Parsed header of a .safetensors file; `array(name)` memory-maps one tensor and returns it as float32."""
+    """Parsed header of a .safetensors file; `array(name)` memory-maps one tensor and returns it as float32.
+
+    The header is checked in full before any tensor is read: a JSON object of tensors plus optional string-to-string
+    `__metadata__`; each tensor exactly {dtype, shape, data_offsets} with a known dtype, non-negative integer dims,
+    and offsets [begin, end] inside the file whose length is the shape's bytes; sorted by offset, the tensors tile
+    the data region exactly (no overlap, no hole, nothing after the last one; the safetensors format rule).  Any
+    failure is a CheckpointError naming the file and the key."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
@@ -52,26 +65,73 @@ class SafetensorsFile:
             if n > MAX_HEADER_BYTES or 8 + n > size:
                 raise CheckpointError(f"{self.path}: truncated or not safetensors: header claims {n} bytes, "
                                       f"file has {size}")
-            try:
-                header = json.loads(fh.read(n))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise CheckpointError(f"{self.path}: header is not valid JSON ({exc})") from None
-        self.metadata = header.pop("__metadata__", None) or {}
+            header = self._json(fh.read(n))
+        if not isinstance(header, dict):
+            raise CheckpointError(f"{self.path}: header is a JSON {type(header).__name__}, expected an object "
+                                  f"of tensors")
+        self.metadata = self._metadata(header.pop("__metadata__", None))
         self.entries = {k: self._entry(k, v, 8 + n, size) for k, v in header.items()}
+        self._check_tiling(8 + n, size)
+
+    def _json(self, raw: bytes):
+        def unique(pairs):
+            out = {}
+            for k, v in pairs:
+                if k in out:
+                    raise CheckpointError(f"{self.path}: key {k!r} appears twice in the header")
+                out[k] = v
+            return out
+        try:
+            return json.loads(raw, object_pairs_hook=unique)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise CheckpointError(f"{self.path}: header is not valid JSON ({exc})") from None
+
+    def _metadata(self, meta) -> dict:
+        if meta is None:
+            return {}
+        if not isinstance(meta, dict):
+            raise CheckpointError(f"{self.path}: key '__metadata__' is a {type(meta).__name__}, expected an object "
+                                  f"of strings")
+        for k, v in meta.items():
+            if not isinstance(v, str):
+                raise CheckpointError(f"{self.path}: key '__metadata__.{k}' is a {type(v).__name__}, metadata "
+                                      f"values must be strings")
+        return meta
 
     def _entry(self, name, info, start, size) -> TensorEntry:
-        if info.get("dtype") not in DTYPES:
-            raise CheckpointError(f"{self.path}: tensor {name!r} has dtype {info.get('dtype')!r}; "
-                                  f"supported: {sorted(DTYPES)}")
-        shape = tuple(int(s) for s in info["shape"])
-        b, e = (int(x) for x in info["data_offsets"])
-        if e - b != int(np.prod(shape, dtype=np.int64)) * DTYPES[info["dtype"]][1]:
-            raise CheckpointError(f"{self.path}: tensor {name!r}: data_offsets {b}..{e} do not hold "
-                                  f"{info['dtype']} {list(shape)}")
+        where = f"{self.path}: tensor {name!r}"
+        if not isinstance(info, dict) or set(info) != _ENTRY_FIELDS:
+            got = sorted(info) if isinstance(info, dict) else type(info).__name__
+            raise CheckpointError(f"{where}: expected fields {sorted(_ENTRY_FIELDS)}, got {got}")
+        dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in DTYPES:
+            raise CheckpointError(f"{where} has dtype {dtype!r}; supported: {sorted(DTYPES)}")
+        if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
+            raise CheckpointError(f"{where}: shape {shape!r} is not a list of non-negative integers")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(x) for x in offsets)
+                and offsets[0] <= offsets[1]):
+            raise CheckpointError(f"{where}: data_offsets {offsets!r} is not [begin, end] with 0 <= begin <= end")
+        b, e = offsets
+        if e - b != math.prod(shape) * DTYPES[dtype][1]:
+            raise CheckpointError(f"{where}: data_offsets {b}..{e} do not hold {dtype} {list(shape)}")
         if start + e > size:
             raise CheckpointError(f"{self.path}: truncated: tensor {name!r} ends at byte {start + e}, "
                                   f"file has {size} bytes")
-        return TensorEntry(name, info["dtype"], shape, start + b, start + e)
+        return TensorEntry(name, dtype, tuple(shape), start + b, start + e)
+
+    def _check_tiling(self, start: int, size: int):
+        """Sorted by offset, every tensor starts where the previous one ended and the last ends the file."""
+        pos, prev = start, None
+        for e in sorted(self.entries.values(), key=lambda t: (t.begin, t.end)):
+            if e.begin < pos:
+                raise CheckpointError(f"{self.path}: tensor {e.name!r} (data bytes {e.begin - start}..{e.end - start})"
+                                      f" overlaps tensor {prev.name!r} (..{prev.end - start})")
+            if e.begin > pos:
+                raise CheckpointError(f"{self.path}: data bytes {pos - start}..{e.begin - start} before tensor "
+                                      f"{e.name!r} belong to no tensor")
+            pos, prev = e.end, e
+        if pos != size:
+            raise CheckpointError(f"{self.path}: {size - pos} byte(s) after the last tensor belong to no tensor")
 
     def shape(self, name) -> tuple:
         return self.entries[name].shape
@@ -119,17 +179,57 @@ def derive_config(st: SafetensorsFile, name: str = "from-checkpoint") -> MMDiTCo
     for k in need:
         if k not in st.entries:
             raise CheckpointError(f"{st.path}: missing key {k!r}: cannot derive the model config")
-    hidden, in_ch = st.shape("img_in.weight")
-    head_dim = st.shape("double_blocks.0.img_attn.norm.query_norm.scale")[0]
-    patch = int(round((st.shape("cond_in.weight")[1] - in_ch) ** 0.5))
-    meta = json.loads(st.metadata.get("vdit_config", "{}"))
+    hidden, in_ch = _dims(st, "img_in.weight", 2)
+    (head_dim,) = _dims(st, "double_blocks.0.img_attn.norm.query_norm.scale", 1)
+    cond_ch = _dims(st, "cond_in.weight", 2)[1]
+    patch = int(round(max(cond_ch - in_ch, 0) ** 0.5))
+    if patch < 1 or patch * patch != cond_ch - in_ch:
+        raise CheckpointError(f"{st.path}: key 'cond_in.weight' has {cond_ch} input channels; expected img_in's "
+                              f"{in_ch} plus a square patch area")
+    meta = _vdit_meta(st)
     axes = tuple(meta.get("axes_dim", _axes_dim(head_dim)))
-    return MMDiTConfig(name=meta.get("name", name), in_channels=in_ch, hidden_size=hidden,
-                       num_heads=hidden // head_dim, depth=_count(st.entries, "double_blocks"),
-                       depth_single_blocks=_count(st.entries, "single_blocks"), axes_dim=axes,
-                       context_in_dim=st.shape("txt_in.weight")[1], vec_in_dim=st.shape("vector_in.in_layer.weight")[1],
-                       patch_size=patch, mlp_ratio=st.shape("double_blocks.0.img_mlp.0.weight")[0] / hidden,
-                       time_dim=st.shape("time_in.in_layer.weight")[1], theta=int(meta.get("theta", 10_000)))
+    try:
+        return MMDiTConfig(name=meta.get("name", name), in_channels=in_ch, hidden_size=hidden,
+                           num_heads=hidden // head_dim, depth=_count(st.entries, "double_blocks"),
+                           depth_single_blocks=_count(st.entries, "single_blocks"), axes_dim=axes,
+                           context_in_dim=_dims(st, "txt_in.weight", 2)[1],
+                           vec_in_dim=_dims(st, "vector_in.in_layer.weight", 2)[1], patch_size=patch,
+                           mlp_ratio=_dims(st, "double_blocks.0.img_mlp.0.weight", 2)[0] / hidden,
+                           time_dim=_dims(st, "time_in.in_layer.weight", 2)[1], theta=meta.get("theta", 10_000))
+    except CheckpointError:
+        raise
+    except (ValueError, ZeroDivisionError) as exc:   # MMDiTConfig's own checks (heads = hidden // head_dim may be 0)
+        raise CheckpointError(f"{st.path}: the shapes and metadata give no consistent config: {exc}") from None
+
+
+def _dims(st: SafetensorsFile, key: str, ndim: int) -> tuple:
+    shape = st.shape(key)
+    if len(shape) != ndim or 0 in shape:
+        raise CheckpointError(f"{st.path}: key {key!r} has shape {list(shape)}; expected {ndim} non-zero dim(s)")
+    return shape
+
+
+_META_FIELDS = {"name": "a string", "axes_dim": "a list of 3 positive integers", "theta": "a positive integer"}
+
+
+def _vdit_meta(st: SafetensorsFile) -> dict:
+    """The `vdit_config` metadata written by save_checkpoint (JSON: name, axes_dim, theta), checked field by field."""
+    where = f"{st.path}: metadata 'vdit_config'"
+    try:
+        meta = json.loads(st.metadata.get("vdit_config", "{}"))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{where} is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{where} is a JSON {type(meta).__name__}, expected an object")
+    ok = {"name": lambda v: isinstance(v, str),
+          "axes_dim": lambda v: isinstance(v, list) and len(v) == 3 and all(_is_count(d) and d > 0 for d in v),
+          "theta": lambda v: _is_count(v) and v > 0}
+    for k, v in meta.items():
+        if k not in ok:
+            raise CheckpointError(f"{where}: unknown field {k!r}; fields: {', '.join(_META_FIELDS)}")
+        if not ok[k](v):
+            raise CheckpointError(f"{where}: field {k!r} is {v!r}; expected {_META_FIELDS[k]}")
+    return meta
 
 
 def load_checkpoint(path, device="cpu", dtype=torch.float32):

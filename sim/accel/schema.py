@@ -6,10 +6,13 @@ keys are free names, each value validated by one sub-schema).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from quant import strict_yaml
 
 
 class SpecError(ValueError):
@@ -62,18 +65,24 @@ class ListOf:
 
 
 def load_yaml(path) -> dict:
-    """Read a YAML file into a dict, turning parse errors into one SpecError line."""
+    """Read a YAML file into a dict, turning parse errors into one SpecError line.  Duplicate keys (line and
+    column named) and non-finite numbers such as `.nan` (field named) are refused in every file read here."""
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, "", "file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = strict_yaml.load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        if isinstance(exc, strict_yaml.DuplicateKeyError):
+            raise SpecError(path, str(exc.key), f"{exc.problem}{at}; each key may appear once") from None
         raise SpecError(path, "", f"malformed YAML{at}: {getattr(exc, 'problem', None) or exc}") from None
     if not isinstance(data, dict):
         raise SpecError(path, "", f"expected a mapping at the top level, got {type(data).__name__}")
+    bad = strict_yaml.nonfinite_field(data)
+    if bad is not None:
+        raise SpecError(path, bad[0], f"got {bad[1]!r}; expected a finite number")
     return data
 
 
@@ -128,6 +137,8 @@ def _leaf(value, f: Field, file, path: str):
         value, ok = float(value), True
     if not ok:
         raise SpecError(file, path, f"got {value!r} ({type(value).__name__}); expected {f.valid_range()}")
+    if f.kind is float and not math.isfinite(value):       # NaN would pass the range check below (NaN < lo is False)
+        raise SpecError(file, path, f"got {value!r}; expected a finite number, {f.valid_range()}")
     if f.choices is not None and value not in f.choices:
         raise SpecError(file, path, f"got {value!r}; expected {f.valid_range()}")
     if (f.lo is not None and value < f.lo) or (f.hi is not None and value > f.hi):
