@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from .io import atomic_path  # noqa: E402
+from .io import atomic_path, read_optional_csv  # noqa: E402
 from .pages import A4_LANDSCAPE, mono_chars_per_line, place_labels, plot_page, save_page, text_page  # noqa: E402
 
 CODESIGN_CSV, DRAM_CSV, ANCHOR_CSV, META_JSON = ("codesign.csv", "codesign_dram.csv", "codesign_anchor.csv",
@@ -55,10 +55,10 @@ def codesign_pages(pdf, out_dir) -> None:
     to an open PdfPages, from the files of `out_dir`."""
     out = Path(out_dir)
     rows, meta = read_codesign(out), _read_meta(out)
-    _table_page(pdf, rows, _read_optional(out / ANCHOR_CSV), meta)
+    _table_page(pdf, rows, read_optional_csv(out / ANCHOR_CSV), meta)
     _pareto_page(pdf, rows, meta)
     _component_page(pdf, rows, meta)
-    _dram_page(pdf, _read_optional(out / DRAM_CSV), out / DRAM_CSV, meta)
+    _dram_page(pdf, read_optional_csv(out / DRAM_CSV), out / DRAM_CSV, meta)
 
 
 def read_codesign(out: Path) -> pd.DataFrame:
@@ -98,15 +98,6 @@ def _flags(col: pd.Series, path, name) -> pd.Series:
     if len(bad):
         raise CodesignInputError(f"{path}: column '{name}' row {bad.index[0] + 2} is not a boolean: {bad.iloc[0]!r}")
     return words.map(known).astype(bool)
-
-
-def _read_optional(path: Path) -> pd.DataFrame:
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame()
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
 
 
 def _read_meta(out: Path) -> dict:

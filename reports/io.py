@@ -57,3 +57,15 @@ def atomic_write_json(path, obj) -> Path:
 def atomic_write_csv(path, frame) -> Path:
     """Write a pandas DataFrame as CSV (no index) atomically."""
     return atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def read_optional_csv(path):
+    """A CSV as a DataFrame, or an empty DataFrame when the file is missing or empty (optional report inputs)."""
+    import pandas as pd
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from .io import atomic_path, atomic_write_bytes, atomic_write_csv, atomic_write_json  # noqa: E402
+from .io import atomic_path, atomic_write_bytes, atomic_write_csv, atomic_write_json, read_optional_csv  # noqa: E402
 from .pages import A4_PORTRAIT, mono_chars_per_line, plot_page, save_page, text_page  # noqa: E402
 
 FRAMES_PNG = "frames.png"
@@ -61,13 +61,7 @@ def _strip_png(strips: dict) -> bytes:
 
 
 def _read(out: Path, name: str) -> pd.DataFrame:
-    p = out / f"{name}.csv"
-    if not p.exists() or p.stat().st_size == 0:
-        return pd.DataFrame()
-    try:
-        return pd.read_csv(p)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame()
+    return read_optional_csv(out / f"{name}.csv")
 
 
 def build_pdf(out_dir) -> Path:

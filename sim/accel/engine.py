@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from .mapping import GemmProblems, ceil_div, choose_tiling, get_dataflow
-from .schema import SpecError
 from .spec import ArchSpec, load_arch
 from .recipes import DIALECT_SELECTORS
 from .specialize import check_runs
