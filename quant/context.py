@@ -98,6 +98,21 @@ class QuantContext:
         self._records, self._calls = Counter(), Counter()
         self._groups, self._pending = {}, {}  # (block, occurrence) -> (groups (B, L), txt_len)
         self._last_refresh = None
+        self.attention_observers: list = []  # callables (name, float32 output) told of every attention matmul
+
+    # ---- full-path attention (quant/attention.py) ----
+    @property
+    def quantizes_attention(self) -> bool:
+        return self.recipe.attention.enabled
+
+    def attention(self, block_name: str, q, k, v, txt_len: int):
+        """The model's attention with quantized matmuls (called by vdit.layers.attention)."""
+        from .attention import quantized_attention
+        return quantized_attention(self, block_name, q, k, v, txt_len)
+
+    def notify_attention(self, name: str, y):
+        for observe in self.attention_observers:
+            observe(name, y)
 
     # ---- the recorder protocol (called by the model and the sampler) ----
     def set_step(self, i: int):

@@ -117,6 +117,41 @@ def default_policy(block_action: Action = Action.FULL) -> tuple:
 
 
 @dataclass(frozen=True)
+class AttentionQuant:
+    """Full-path attention: how the operands of the attention matmuls are quantized [BD: "full-path matrix
+    multiplication"; every detail ours].
+
+    q, k: operands of S = Q K^T, blocked along the head dimension; p, v: operands of O = P V, blocked along the
+    tokens (P's rows times V's columns; a token count that is not a whole number of blocks is zero-padded, which
+    is exact).  Each is a TensorSpec (a registered format and its online selector) or None = not quantized (the
+    model's float32 path).  Both operands of a quantized matmul use formats of one scale family and block; a spec for only one operand of a matmul is a quality ablation (that operand quantized and
+    dequantized, the matmul in float32; no hardware meaning).  k_smoothing: subtract the per-head mean of K over the tokens before quantizing (adds the
+    same q.mean(k) to every score of a row, which softmax cancels) [SageAttention; ours here].
+    """
+    q: TensorSpec | None = None
+    k: TensorSpec | None = None
+    p: TensorSpec | None = None
+    v: TensorSpec | None = None
+    k_smoothing: bool = False
+
+    @property
+    def qk(self) -> bool:
+        """QK^T runs as a quantized GEMM (both operands quantized)."""
+        return self.q is not None and self.k is not None
+
+    @property
+    def pv(self) -> bool:
+        return self.p is not None and self.v is not None
+
+    @property
+    def enabled(self) -> bool:
+        return any(getattr(self, o) is not None for o in ATTENTION_OPERANDS)
+
+
+ATTENTION_OPERANDS = ("q", "k", "p", "v")
+
+
+@dataclass(frozen=True)
 class Recipe:
     """Everything that decides how a model is quantized.
 
@@ -126,7 +161,7 @@ class Recipe:
     formatbook / formatbook_fallback: for dialect recipes, the requested book; a TensorSpec whose fmt equals
            `formatbook` is rewritten by `resolved()` to the fallback when the book is not in the catalog (with a
            warning and a note), so saved results always name the book actually used.
-    full_path: quantize the attention matmuls QK^T and PV too (reserved: not implemented, raises).
+    attention: full-path quantization of the attention matmuls QK^T and PV (AttentionQuant; off by default).
     """
     name: str
     weight: TensorSpec | None = None
@@ -138,7 +173,7 @@ class Recipe:
     seda: Seda = field(default_factory=Seda)
     formatbook: str | None = None
     formatbook_fallback: str | None = None
-    full_path: bool = False
+    attention: AttentionQuant = field(default_factory=AttentionQuant)
     notes: tuple = ()
 
     def __post_init__(self):
@@ -156,6 +191,11 @@ class Recipe:
     @property
     def weight_only_spec(self) -> TensorSpec | None:
         return self.weight_only or self.weight
+
+    @property
+    def full_path(self) -> bool:
+        """True when the attention matmuls are quantized too."""
+        return self.attention.enabled
 
     def action_for(self, module_name: str) -> Action | None:
         """The first matching rule's action, or None when no rule matches (the module then stays FP)."""
@@ -176,8 +216,9 @@ class Recipe:
         warnings.warn(f"recipe {self.name}: formatbook {old!r} is not in the catalog yet; using "
                       f"{new!r} instead (the result is recorded under the book actually used)", stacklevel=2)
         swap = lambda s: s if s is None or s.fmt != old else replace(s, fmt=new)
+        att = replace(self.attention, **{o: swap(getattr(self.attention, o)) for o in ATTENTION_OPERANDS})
         return replace(self, weight=swap(self.weight), activation=swap(self.activation),
-                       weight_only=swap(self.weight_only), formatbook=new, formatbook_fallback=None,
+                       weight_only=swap(self.weight_only), attention=att, formatbook=new, formatbook_fallback=None,
                        notes=self.notes + (f"[ours] fallback: requested formatbook {old} unavailable, used {new}",))
 
     # ---- serialization ----
@@ -187,6 +228,9 @@ class Recipe:
         for k in ("weight", "activation", "weight_only"):
             if d[k] is not None:
                 d[k]["knobs"] = [list(kv) for kv in d[k]["knobs"]]
+        for k in ATTENTION_OPERANDS:
+            if d["attention"][k] is not None:
+                d["attention"][k]["knobs"] = [list(kv) for kv in d["attention"][k]["knobs"]]
         d["notes"] = list(self.notes)
         return {"version": RECIPE_SCHEMA_VERSION, **d}
 
@@ -197,13 +241,20 @@ class Recipe:
         if version != RECIPE_SCHEMA_VERSION:
             raise QuantError(f"recipe schema version {version} is not supported (this library reads "
                              f"{RECIPE_SCHEMA_VERSION})")
+        if d.pop("full_path", False):          # recipe files of schema 1 before `attention` existed
+            raise QuantError("recipe: field 'full_path' is replaced by 'attention' (q, k, p, v operand specs); "
+                             "e.g. attention: {q: {fmt: dialectfp4-32}, k: ..., p: ..., v: ...}")
         _reject_unknown("recipe", d, cls)
         for k in ("weight", "activation", "weight_only"):
             if d.get(k) is not None:
-                _reject_unknown(f"recipe.{k}", d[k], TensorSpec)
-                spec = dict(d[k])
-                spec["knobs"] = tuple(tuple(kv) for kv in spec.get("knobs", ()))
-                d[k] = TensorSpec(**spec)
+                d[k] = _tensor_spec(f"recipe.{k}", d[k])
+        if "attention" in d:
+            _reject_unknown("recipe.attention", d["attention"], AttentionQuant)
+            att = dict(d["attention"])
+            for k in ATTENTION_OPERANDS:
+                if att.get(k) is not None:
+                    att[k] = _tensor_spec(f"recipe.attention.{k}", att[k])
+            d["attention"] = AttentionQuant(**att)
         for k, typ in (("decomposition", Decomposition), ("seda", Seda)):
             if k in d:
                 _reject_unknown(f"recipe.{k}", d[k], typ)
@@ -243,8 +294,17 @@ class Recipe:
         lines += [f"  policy: {r.pattern} -> {r.action.value}" for r in self.policy]
         lines.append(f"  decomposition: {self.decomposition}")
         lines.append(f"  seda: {self.seda}")
+        if self.attention.enabled:
+            lines.append(f"  attention: {self.attention}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _tensor_spec(where: str, d) -> TensorSpec:
+    _reject_unknown(where, d, TensorSpec)
+    spec = dict(d)
+    spec["knobs"] = tuple(tuple(kv) for kv in spec.get("knobs", ()))
+    return TensorSpec(**spec)
 
 
 def _check_choice(what: str, value, valid):
@@ -339,3 +399,28 @@ for _r in (
 # metadata per element (8-bit exponent + 5-bit dialect id), i.e. more bits than NVFP4's 4.5
 register_recipe(replace(_dialect("semanticdialect-b16", "dialectfp4-32", _SD_ACT, True, True, "dialectfp4",
                                  _SD_NOTES + ("[ours] variant: block 16 for weights and activations",)), block=16))
+
+
+# --- full-path recipes: the attention matmuls quantized too [BD: full-path; every choice below ours] ---------------
+def _full_path(name: str, base: str, att: AttentionQuant, note: str) -> Recipe:
+    r = recipe(base)
+    return replace(r, name=name, attention=att, notes=r.notes + (note,))
+
+
+_SD_ATT = _SD_ACT      # the recipe's own dialect format and LUT-argmin selector, online on both operands
+_INT8 = TensorSpec("int8_g32")
+for _r in (
+    _full_path("semanticdialect-fullpath", "semanticdialect", AttentionQuant(_SD_ATT, _SD_ATT, _SD_ATT, _SD_ATT),
+               "[ours] full path: Q, K, P and V in dialectfp4-32 with LUT-argmin selection online"),
+    _full_path("semanticdialect-attn8", "semanticdialect",
+               AttentionQuant(_INT8, _INT8, _INT8, _INT8, k_smoothing=True),
+               "[ours] full path, SageAttention-like: INT8 per block of 32 for Q, K (K smoothed) and for P, V "
+               "(SageAttention2 uses FP8 for P and V; FP8 operands are not implemented here)"),
+    _full_path("nvfp4-fullpath", "nvfp4", AttentionQuant(*(TensorSpec("nvfp4"),) * 4),
+               "[ours] full path, SageAttention3-like: NVFP4 (E2M1, E4M3 scale per 16) for Q, K, P and V"),
+    # one quantized operand at a time (quality ablations: the other operand stays float32)
+    *(_full_path(f"semanticdialect-attn-{o}", "semanticdialect", AttentionQuant(**{o: _SD_ATT}),
+                 f"ablation [ours]: only attention operand {o.upper()} quantized (dequantized, float32 matmul)")
+      for o in ATTENTION_OPERANDS),
+):
+    register_recipe(_r)

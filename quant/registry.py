@@ -256,3 +256,9 @@ register_format(ScaledIntFormat("int4_g128", INT4, FP16, default_block=128, elem
 register_format(ScaledIntFormat("int8", INT8, None, default_block=None, element_max=127.0,
                                 provenance="symmetric INT8 per row (token for activations, channel for weights), "
                                            "FP32 scale amax/127, RNE"))
+# INT8 per block of 32 along K with an FP32 scale amax/127, RNE [ours]: the per-block INT8 operand format of
+# full-path attention (SageAttention quantizes Q and K to INT8 per block of tokens; here blocks run along the
+# reduction dimension, as every block format of this library does).  Block partials |P| <= 32 x 127^2 are exact
+# in int32 and in float32.
+register_format(ScaledIntFormat("int8_g32", INT8, None, default_block=32, element_max=127.0,
+                                provenance="[ours] symmetric INT8 per group of 32 along K, FP32 scale amax/127, RNE"))

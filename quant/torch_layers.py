@@ -145,8 +145,8 @@ def _partition_for(recipe: Recipe):
 
 def _check(recipe: Recipe):
     if recipe.full_path:
-        raise NotImplementedError(f"recipe {recipe.name}: full_path (quantized QK^T and PV attention matmuls) is "
-                                  f"reserved and not implemented; set full_path: false")
+        from .attention import check_attention
+        check_attention(recipe)
     w, a = recipe.weight, recipe.activation
     if w is None or a is None:
         return
@@ -189,7 +189,8 @@ def quantize_model(model: nn.Module, recipe, backend: str = "reference", context
         parent_name, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent_name) if parent_name else model, child, q)
     model.quant_context = ctx
-    uses_attention = (r.decomposition.enabled and r.decomposition.source == "attention") or r.seda.enabled
+    uses_attention = ((r.decomposition.enabled and r.decomposition.source == "attention") or r.seda.enabled
+                      or r.full_path)
     if uses_attention and hasattr(model, "set_attention_recorder"):
         model.set_attention_recorder(ctx)
     return model

@@ -98,8 +98,11 @@ def sample_model(model, prompts, seed: int, steps: int, guidance: float):
 
 
 def reads_attention(recipe) -> bool:
+    """True when the recipe needs the model's attention: it reads attention (decomposition by attention, SeDA) or
+    quantizes the attention matmuls (full path)."""
     dec = recipe.decomposition
-    return recipe.seda.enabled or (dec.enabled and dec.salient_fraction > 0 and dec.source == "attention")
+    return (recipe.seda.enabled or recipe.full_path
+            or (dec.enabled and dec.salient_fraction > 0 and dec.source == "attention"))
 
 
 def per_prompt_metrics(fp, q, prompts) -> list:

@@ -132,13 +132,16 @@ def apply_rope(x, pe):
 def attention(q, k, v, pe, recorder=None, block_name: str = "", txt_len: int = 0):
     """Joint attention over [txt; img] tokens; returns (B, L, heads*head_dim).
 
-    With a recorder, the probabilities are formed explicitly so the recorder can see them:
+    A recorder whose `quantizes_attention` is true computes the whole attention itself (quantized matmuls) and
+    records as below.  With another recorder, the probabilities are formed explicitly so the recorder can see them:
     `rec.record(block_name, received (B, L) float32, txt_len)` where received[b, j] = sum_i P[b, h, i, j] averaged
     over heads h (attention a key token receives), and `rec.record_map(name, P.mean(heads) (B, L, L), txt_len)`
     when `rec.wants_maps` is true."""
     q, k = apply_rope(q, pe), apply_rope(k, pe)
     if recorder is None:
         return merge_heads(F.scaled_dot_product_attention(q, k, v))
+    if getattr(recorder, "quantizes_attention", False):     # full path: quantized QK^T and PV (quant/attention.py)
+        return recorder.attention(block_name, q, k, v, txt_len)
     scores = (q.float() @ k.float().transpose(-1, -2)) / math.sqrt(q.shape[-1])
     probs = torch.softmax(scores, dim=-1)
     mean_probs = probs.mean(dim=1)
