@@ -1,98 +1,171 @@
-"""The accelerator back end returns the reference's float32 bits (raw-bit comparisons)."""
+"""The accelerator's datapath models (front end, LUT unit, PE schedule) return the reference's bits; raw-bit
+comparisons on random and corner inputs (zero blocks, ties, saturation, subnormals)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
 import quant
 import sim.accel  # noqa: F401  (registers the "accel" back end)
-from quant.blocks import block_exponent, intermediate_q as ref_q
-from sim.accel import functional
+from quant.blocks import as_blocks, block_exponent, intermediate_q
+from quant.reference_backend import select_encode as ref_select
+from quant.seda import partition_book
+from sim.accel import load_arch
+from sim.accel.datapath_frontend import front_end
+from sim.accel.datapath_lut import LutUnitModel
+from sim.accel.datapath_pe import schedule
+from sim.accel.schema import SpecError
 
-FORMATS = ["dialectfp4", "mxfp4", "nvfp4", "int4_g32", "int4_g128", "int8"]
-
-
-def same_bits(a, b):
-    return a.dtype == b.dtype and a.shape == b.shape and a.view(np.uint32).tobytes() == b.view(np.uint32).tobytes()
-
-
-def heavy(rng, shape, outliers=True):
-    x = rng.standard_t(3, size=shape).astype(np.float32)
-    if outliers:
-        x[..., rng.choice(shape[-1], 2, replace=False)] *= 50
-    return x
+F32 = np.float32
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-@pytest.mark.parametrize("shape", [(37, 100, 23), (16, 64, 16), (1, 300, 40)])
-def test_qgemm_bits_match_reference(fmt, shape):
-    m, k, n = shape
-    rng = np.random.default_rng(m * 1000 + k)
-    qx = quant.quantize(heavy(rng, (m, k)), fmt)
-    qw = quant.quantize((0.02 * rng.standard_normal((n, k))).astype(np.float32), fmt)
-    assert same_bits(quant.qgemm(qx, qw, backend="accel"), quant.qgemm(qx, qw))
+def lut_design(selector, book_size=32, banks=8, sub_books=4):
+    edge = load_arch("edge")
+    return dataclasses.replace(edge, lut_unit=dataclasses.replace(
+        edge.lut_unit, selector=selector, book_size=book_size, banks=banks, sub_books=sub_books))
 
 
-@pytest.mark.parametrize("fmt", ["dialectfp4", "nvfp4"])
-def test_residual_rows_and_bias(fmt):
-    rng = np.random.default_rng(7)
-    x = heavy(rng, (40, 96))
-    qx = quant.quantize(x, fmt)
-    rows = np.array([3, 17, 39, 0])
-    res = quant.quantize(x[rows] - qx.dequantize()[rows], fmt)
-    qw = quant.quantize(rng.standard_normal((33, 96)).astype(np.float32), fmt)
-    bias = rng.standard_normal(33).astype(np.float32)
-    ref = quant.qgemm(qx, qw, bias=bias, residual=res, residual_rows=rows)
-    got = quant.qgemm(qx, qw, bias=bias, residual=res, residual_rows=rows, backend="accel")
-    assert same_bits(got, ref)
-
-
-def test_extreme_exponents_flush_and_tiny_values():
-    rng = np.random.default_rng(3)
-    x = heavy(rng, (20, 64)) * np.float32(2.0 ** -60)
-    w = heavy(rng, (18, 64)) * np.float32(2.0 ** -70)
-    x[0] = 0.0
-    qx, qw = quant.quantize(x, "dialectfp4"), quant.quantize(w, "dialectfp4")
-    assert same_bits(quant.qgemm(qx, qw, backend="accel"), quant.qgemm(qx, qw))
-
-
-def test_intermediate_q_from_float_bits_matches_reference():
-    rng = np.random.default_rng(0)
-    specials = np.array([0.0, -0.0, 1e-45, -1e-45, 1.1754942e-38, 3.4028235e38, 0.5, 0.75, 7.5, 7.49, 6.25],
-                        dtype=np.float32)
-    x = np.concatenate([specials, rng.standard_normal(4000).astype(np.float32) * np.float32(10) ** rng.integers(
-        -40, 38, 4000).astype(np.float32)])
-    x = x[np.isfinite(x)]
-    xb = x[: len(x) // 32 * 32].reshape(-1, 1, 32)
-    e = block_exponent(xb)
-    assert (functional.intermediate_q(xb, e) == ref_q(xb, e)).all()
-    # every q (0..31) at every exponent offset of a block with a fixed maximum
-    grid = (np.arange(256, dtype=np.float32) / np.float32(32)).reshape(-1, 1, 32)
-    ge = block_exponent(grid)
-    assert (functional.intermediate_q(grid, ge) == ref_q(grid, ge)).all()
-
-
-@pytest.mark.parametrize("selector", ["lut_argmin", "two_stage", "exact_mse"])
-def test_lut_unit_encode_matches_reference(selector):
-    rng = np.random.default_rng(11)
-    x = heavy(rng, (64, 256))
-    x[5, :32] = 0.0                                    # an all-zero block
-    x[6, :32] = -0.0
-    a = quant.quantize(x, "dialectfp4", selector=selector)
-    b = quant.quantize(x, "dialectfp4", selector=selector, backend="accel")
-    assert a.equal_bits(b)
-
-
-@pytest.mark.parametrize("banks", [1, 3, 16])
-def test_bank_passes_and_restricted_search_keep_lowest_id_ties(banks):
-    rng = np.random.default_rng(5)
-    x = heavy(rng, (32, 128))
-    from quant.blocks import as_blocks
-    xb = as_blocks(x, 32)
-    e = block_exponent(xb)
+def corner_blocks(rng):
+    """(R, 1, 32) float32 blocks: zero, -0, tiny subnormals (q all 0 but not zero), min normal, FLT_MAX
+    (saturating q), exact quarter-unit rounding ties, constant blocks of every q, blocks of dialect levels."""
+    rows = [np.zeros(32), -np.zeros(32), np.full(32, 1e-45), np.full(32, -1.4e-45), np.full(32, 1.1754944e-38),
+            np.full(32, 3.4028235e38), np.linspace(-3.4028235e38, 3.4028235e38, 32)]
+    ties = np.arange(32) / 4 + 1 / 8                       # |x| * 2^(2-e) lands on k + 1/2 when amax is 7.875
+    rows.append(np.concatenate([ties[:31], [7.875]]))
+    for q in range(32):                                    # a block whose maximum fixes e = 0, others at q/4
+        rows.append(np.concatenate([np.full(31, q / 4), [7.5]]))
     book = quant.formatbook("dialectfp4")
-    allowed = np.zeros((16,), dtype=bool)
-    allowed[[1, 4, 5, 9]] = True
-    from quant.reference_backend import select_encode as ref
-    for mask in (None, allowed):
-        d_ref, c_ref = ref("lut_argmin", xb, e, book, allowed=mask)
-        d, c = functional.select_encode("lut_argmin", xb, e, book, allowed=mask, banks=banks)
-        assert np.array_equal(d, d_ref) and c.tobytes() == c_ref.astype(np.uint8).tobytes()
+    for d in range(book.size):                             # elements on dialect levels: many cost ties
+        h = book.magnitudes[d][rng.integers(0, 8, 32)] / 2
+        rows.append(h * rng.choice([-1, 1], 32))
+    return np.array(rows, dtype=F32).reshape(-1, 1, 32)
+
+
+def random_blocks(rng, n=3000):
+    mag = rng.standard_t(3, size=(n, 32)) * 2.0 ** rng.integers(-150, 125, (n, 1))
+    mag = np.clip(mag, -3.4028235e38, 3.4028235e38)
+    bits = rng.integers(0, 2 ** 32, size=(n // 4, 32), dtype=np.uint64).astype(np.uint32).view(F32)
+    x = np.concatenate([mag.astype(F32), np.where(np.isfinite(bits), bits, F32(0))])
+    assert np.isfinite(x).all()
+    return x.reshape(-1, 1, 32)
+
+
+def test_front_end_exponent_and_q_from_bits():
+    rng = np.random.default_rng(0)
+    for xb in (corner_blocks(rng), random_blocks(rng)):
+        fe = front_end(xb)
+        e = block_exponent(xb)
+        assert np.array_equal(fe.e, e) and np.array_equal(fe.q, intermediate_q(xb, e))
+        assert np.array_equal(fe.sign, np.signbit(xb)) and np.array_equal(fe.nonzero, (xb != 0).any(axis=-1))
+    assert (front_end(corner_blocks(rng)).q == 31).any()      # saturation is exercised
+
+
+def test_tiny_subnormal_block_is_not_a_zero_block():
+    xb = np.full((1, 1, 32), 1e-45, dtype=F32)
+    fe = front_end(xb)
+    assert fe.q.max() == 0 and fe.nonzero.all()
+    d_ref, c_ref = ref_select("two_stage", xb, block_exponent(xb), quant.formatbook("dialectfp4"))
+    d, c = LutUnitModel(lut_design("two_stage", 16)).select("two_stage", fe, quant.formatbook("dialectfp4"))
+    assert d_ref[0, 0] == 15 and np.array_equal(d, d_ref) and c.tobytes() == c_ref.tobytes()
+
+
+def _same(a, b):
+    return np.array_equal(a[0], b[0]) and a[1].astype(np.uint8).tobytes() == b[1].astype(np.uint8).tobytes()
+
+
+@pytest.mark.parametrize("banks", [1, 3, 8, 32])
+def test_lut_argmin_banks_match_reference_and_keep_lowest_id_ties(banks):
+    rng = np.random.default_rng(banks)
+    book = quant.formatbook("dialectfp4-32")
+    unit = LutUnitModel(lut_design("lut_argmin", 32, banks))
+    xb = np.concatenate([corner_blocks(rng), random_blocks(rng, 800)])
+    fe = front_end(xb)
+    e = block_exponent(xb)
+    assert _same(unit.select("lut_argmin", fe, book), ref_select("lut_argmin", xb, e, book))
+    mask = rng.random((xb.shape[0], 1, 32)) < 0.3
+    mask[:, :, 5] = True
+    assert _same(unit.select("lut_argmin", fe, book, allowed=mask), ref_select("lut_argmin", xb, e, book, allowed=mask))
+
+
+def test_ties_are_frequent_in_the_corner_set():
+    """The tie rule is only tested if ties occur: count blocks whose minimum cost is shared by several dialects."""
+    xb = corner_blocks(np.random.default_rng(1))
+    q = intermediate_q(xb, block_exponent(xb))
+    _, err = quant.formatbook("dialectfp4").lut()
+    cost = np.stack([err[d][q].sum(-1) for d in range(16)], -1)
+    assert ((cost == cost.min(-1, keepdims=True)).sum(-1) > 1).sum() >= 20
+
+
+@pytest.mark.parametrize("banks", [1, 5, 16])
+def test_seda_unit_scans_sub_book_members(banks):
+    rng = np.random.default_rng(banks)
+    book = quant.formatbook("dialectfp4-32")
+    part = partition_book(book, 2)
+    xb = np.concatenate([corner_blocks(rng), random_blocks(rng, 600)])
+    mask = part.membership()[rng.integers(0, 2, xb.shape[0])][:, None, :]
+    unit = LutUnitModel(lut_design("seda", 32, banks, sub_books=2))
+    got = unit.select("lut_argmin", front_end(xb), book, allowed=mask)
+    assert _same(got, ref_select("lut_argmin", xb, block_exponent(xb), book, allowed=mask))
+    assert _same(unit.select("lut_argmin", front_end(xb), book), ref_select("lut_argmin", xb, block_exponent(xb), book))
+    with pytest.raises(SpecError, match="lut_unit.sub_books"):     # 16-member sub-books, an 8-entry table
+        LutUnitModel(lut_design("seda", 32, banks, sub_books=4)).select("lut_argmin", front_end(xb), book, allowed=mask)
+
+
+@pytest.mark.parametrize("threshold", [1, 2, 3])
+def test_two_stage_datapath_matches_reference(threshold):
+    rng = np.random.default_rng(threshold)
+    book = quant.formatbook("dialectfp4")
+    xb = np.concatenate([corner_blocks(rng), random_blocks(rng, 1500)])
+    got = LutUnitModel(lut_design("two_stage", 16, 2)).select("two_stage", front_end(xb), book, threshold=threshold)
+    assert _same(got, ref_select("two_stage", xb, block_exponent(xb), book, threshold=threshold))
+
+
+def test_quantize_on_the_lut_unit_pads_and_signs_like_the_reference():
+    rng = np.random.default_rng(3)
+    x = (rng.standard_t(3, (37, 100)) * 4).astype(F32)
+    x[4, :32] = -0.0
+    x[5, 32:64] = 1e-45
+    be = quant.get_backend("accel", arch=lut_design("lut_argmin"))
+    for fmt in ("dialectfp4", "dialectfp4-32"):
+        assert quant.quantize(x, fmt, backend=be).equal_bits(quant.quantize(x, fmt))
+    xb = as_blocks(x, 32)
+    with pytest.raises(quant.QuantError, match="derives them itself"):
+        be.select_encode("lut_argmin", xb, block_exponent(xb) + 1, quant.formatbook("dialectfp4"))
+
+
+def test_schedule_covers_every_output_and_element_once_in_ascending_k():
+    ws = load_arch("edge", overrides={"pe_array": {"rows": 3, "cols": 5, "dataflow": "ws"},
+                                      "global_buffer": {"inputs": {"size_bytes": 1024},
+                                                        "weights": {"size_bytes": 1024},
+                                                        "outputs": {"size_bytes": 4096}}})
+    for arch, macs in ((load_arch("edge"), 8), (ws, 8), (load_arch("rtl-pe-array"), 32)):
+        m, n, kp = 37, 23, 320
+        seen = np.zeros((m, n, kp), dtype=np.int64)
+        last = np.full((m, n), -1)
+        for t in schedule(arch, m, n, kp, macs):
+            for k0, k1 in t.segments:
+                assert (last[t.m0:t.m1, t.n0:t.n1] < k0).all()   # K ascends for every output
+                seen[t.m0:t.m1, t.n0:t.n1, k0:k1] += 1
+                last[t.m0:t.m1, t.n0:t.n1] = k1 - 1
+                if arch.pe_array.dataflow == "ws":
+                    assert k1 - k0 <= arch.pe_array.rows * macs
+            assert (t.m1 - t.m0) * (t.n1 - t.n0) * 4 <= arch.global_buffer.usable_bytes(arch.global_buffer.outputs)
+        assert (seen == 1).all()
+    segs = schedule(ws, 37, 23, 320, 8)[0].segments
+    assert len(segs) > 1 and any(k0 % 32 for k0, _ in segs)   # folds end inside blocks: the carry path runs
+
+
+def test_two_stage_pair_ties_go_to_the_lower_pair():
+    """DialectFP4's pair maxima are consecutive (no distance ties); a book with maxima 14, 12, 10, 8 has them
+    (mh = 13, 11, 9 sit between two pairs)."""
+    from quant.formatbooks import Dialect, Formatbook
+    rows = []
+    for top in (14, 12, 10, 8):
+        rows += [(0, 1, 2, 3, 4, top - 3, top - 1, top), (0, 1, 2, 3, 4, top - 3, top - 2, top)]
+    book = Formatbook("gapped-pairs", tuple(Dialect(f"g{i}", r) for i, r in enumerate(rows)))
+    rng = np.random.default_rng(4)
+    xb = np.concatenate([corner_blocks(rng), random_blocks(rng, 500)])
+    mh = (front_end(xb).q.max(-1) + 1) >> 1
+    assert np.isin(mh, (13, 11, 9)).sum() >= 20
+    got = LutUnitModel(lut_design("two_stage", 8, 1)).select("two_stage", front_end(xb), book)
+    assert _same(got, ref_select("two_stage", xb, block_exponent(xb), book))

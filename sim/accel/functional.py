@@ -1,158 +1,183 @@
-"""The accelerator's functional back end: quantized GEMMs through the PE array's tiling and datapath, and online
-activation quantization through the LUT unit, returning the same bits as the NumPy reference (quant/gemm.py).
+"""The accelerator's functional back end, built from a design (ArchSpec): quantized GEMMs on the PE array's
+datapath (datapath_pe.py) and online activation quantization on the LUT unit (datapath_frontend.py,
+datapath_lut.py), returning the same bits as the NumPy reference (quant/gemm.py, quant/selectors.py).
 
-PE datapath per output, per K block in ascending order: decode LUT (dialect id, 3-bit index) -> signed half-unit
-integer; integer products; block adder tree (exact); block scaler (int -> float32, then exponent add for
-power-of-two formats, or two float32 multiplies for float-scaled formats); float32 accumulator.  The array holds
-one R x C output tile; all tiles are evaluated together per block step (outputs are independent, so the tile
-order cannot change a bit), and K advances one block per step.
+    be = backend_for(load_arch("edge-large"))       # or quant.get_backend("accel", arch=spec_or_name)
+    quant.quantize(x, "dialectfp4-32", backend=be.name)   # be.name ("accel:edge-large") is registered in quant
+    quant.qgemm(qx, qw, backend=be)                 # the object itself is accepted too
 
-Registered as back end "accel" (sim/accel/__init__.py): quant.quantize(..., backend="accel"), quant.qgemm(...).
+The plain back end "accel" (this module's `quantize`, `select_encode`, `qgemm`) is the `edge` design
+(configs/arch/edge.yaml).  A design the model cannot represent raises SpecError naming the field: at
+construction (a selector kind without a datapath model, a two-stage unit with an odd book size, sub-books that do
+not divide the book), or at the call that needs it (a selector the LUT unit does not run, a book larger than the
+LUT unit or the edge decoder ROM, a MAC mode the array lacks, a SeDA sub-book larger than the member table).
+`check_recipe` runs the recipe-level checks up front.
+
+Not modelled, delegated to the format's reference path: exact_mse selection (an offline weight selector; the
+accelerator receives such weights encoded; also MXFP4's fixed RNE rounding) and the scale-and-round quantizers of
+NVFP4 / INT formats (`act_quantizers`).
 """
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+
 import numpy as np
 
+import quant
+from quant.blocks import as_blocks
 from quant.errors import QuantError
-from quant.gemm import FLUSH_BELOW, OVERFLOW_ABOVE, check_operands, qgemm_with
-from quant.qtensor import QTensor
+from quant.gemm import qgemm_with
+from quant.qtensor import QTensor, pack_nibbles
+from quant.registry import DialectFormat, get_format
+from quant.selectors import get_selector
 
-ARRAY_ROWS, ARRAY_COLS = 16, 16     # the edge design's array (configs/arch/edge.yaml); results do not depend on it
-F32 = np.float32
+from .datapath_frontend import FrontEnd, front_end
+from .datapath_lut import ONLINE_SELECTORS, LutUnitModel
+from .datapath_pe import accumulate, edge_decode, lane_mode
+from .schema import SpecError
+from .spec import ArchSpec, load_arch
+
+DEFAULT_DESIGN = "edge"
+NAME_PREFIX = "accel"
+# the design fields the datapath reads (for reports and `describe`)
+FIELDS_READ = ("pe_array.rows", "pe_array.cols", "pe_array.dataflow", "pe_array.mac_modes",
+               "global_buffer.{inputs,weights,outputs}.size_bytes (tiling)", "global_buffer.double_buffered",
+               "decode_lut.max_dialects", "lut_unit.selector", "lut_unit.book_size", "lut_unit.banks",
+               "lut_unit.sub_books")
 
 
-# ---- decode LUT ---------------------------------------------------------------------------------------------
-def _nibbles(packed: np.ndarray) -> np.ndarray:
-    lo, hi = packed & 0xF, packed >> 4
-    return np.stack([lo, hi], axis=-1).reshape(packed.shape[0], -1)
+class AccelBackend:
+    """quant's back-end protocol (select_encode, qgemm, quantize) on the datapath of one design."""
+
+    def __init__(self, arch: ArchSpec, name: str):
+        self.arch, self.name = arch, name
+        self.lut = LutUnitModel(arch)
+
+    def __repr__(self):
+        return f"AccelBackend({self.name!r}, design from {self.arch.source_file})"
+
+    def __str__(self):
+        return self.name
+
+    def describe(self) -> dict:
+        pe, lu = self.arch.pe_array, self.arch.lut_unit
+        return {"name": self.name, "design": self.arch.name, "source": self.arch.source_file,
+                "array": f"{pe.rows}x{pe.cols} {pe.dataflow}", "mac_modes": dict(pe.mac_modes),
+                "decode": f"array edge, dialect ROM of {self.arch.decode_lut.max_dialects} rows",
+                "lut_unit": {"selector": lu.selector, "book_size": lu.book_size, "banks": lu.banks,
+                             "sub_books": lu.sub_books}, "fields_read": list(FIELDS_READ)}
+
+    # ---- LUT unit ----
+    def select_encode(self, selector: str, xb, e, book, allowed=None, **knobs):
+        """quant's protocol on blocks xb (R, nb, B) with the reference's exponents e: (dialect ids, codes)."""
+        name = get_selector(selector).name
+        if name not in ONLINE_SELECTORS:
+            return _host_select_encode(name, xb, e, book, allowed, knobs)
+        fe = front_end(np.asarray(xb, dtype=np.float32))
+        if not np.array_equal(fe.e, np.broadcast_to(np.asarray(e, dtype=np.int64), fe.e.shape)):
+            raise QuantError("accel select_encode: the given block exponents differ from those of the blocks "
+                             "(quant.blocks.block_exponent); the LUT unit's front end derives them itself")
+        return self._select(name, fe, book, allowed, knobs)
+
+    def quantize(self, x, f, selector=None, block=None, tensor="x", nonfinite="raise", allowed=None, **knobs):
+        """`quant.quantize(..., backend=this)`: online dialect selection on the LUT unit, else the format's path."""
+        f = get_format(f)
+        plain = dict(selector=selector, block=block, backend=self, tensor=tensor, nonfinite=nonfinite,
+                     allowed=allowed, **knobs)
+        if not isinstance(f, DialectFormat) or f.fixed_selector:
+            return f.quantize(x, **plain)                     # not on the LUT unit (and the format's own errors)
+        sel = get_selector(selector or f.default_selector).name
+        if sel not in ONLINE_SELECTORS:
+            return f.quantize(x, **plain)
+        block = block or f.default_block
+        xb = as_blocks(x, block, tensor, nonfinite)
+        fe = front_end(xb)
+        dialect, codes = self._select(sel, fe, f.book, allowed, knobs)
+        return f.make_qtensor(np.shape(x), block, pack_nibbles(codes.reshape(xb.shape[0], -1)), dialect, fe.e,
+                              sel, knobs)
+
+    def _select(self, name: str, fe: FrontEnd, book, allowed, knobs):
+        return self.lut.select(name, fe, book, allowed=allowed, threshold=knobs.get("threshold", 1))
+
+    # ---- PE array ----
+    def qgemm(self, qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None, residual_rows=None):
+        """Y = X W^T (+ residual rows, own accumulator) (+ bias), float32 (M, N), bit-identical to the reference."""
+        return qgemm_with(lambda a, b: accumulate(self.arch, a, b), qx, qw, bias, residual, residual_rows)
+
+    def decode(self, qt: QTensor) -> np.ndarray:
+        """The edge decoder's signed element integers (R, nb * block) for a tensor on this design."""
+        return edge_decode(self.arch, qt, lane_mode(self.arch, qt, "operand"))
+
+    # ---- up-front checks ----
+    def check_recipe(self, recipe):
+        """Raise SpecError (naming the field) when this design cannot run `recipe` (a name, YAML or Recipe)."""
+        from .recipes import get_recipe
+        from .specialize import check_runs
+        hw = get_recipe(recipe)
+        if not hw.quantizes_activations:
+            return
+        check_runs(self.arch, hw, {hw.mac_mode})
+        if hw.dialect_online:
+            self.lut.check_call(hw.online, get_format(hw.act_format).book)
+        books = [get_format(f).book.size for f in (hw.weight_format, hw.act_format)
+                 if hw.mac_mode == "dialect4" and isinstance(get_format(f), DialectFormat)]
+        if books and max(books) > self.arch.decode_lut.max_dialects:
+            raise SpecError(self.arch.source_file, "decode_lut.max_dialects",
+                            f"recipe {hw.name} decodes books of up to {max(books)} dialects; the edge decoder ROM "
+                            f"holds {self.arch.decode_lut.max_dialects}; valid: max_dialects >= {max(books)}")
+        if hw.seda and self.arch.lut_unit.selector == "seda":
+            need, cap = hw.book_size // hw.sub_books, self.lut.book_size // self.lut.sub_books
+            if need > cap:
+                raise SpecError(self.arch.source_file, "lut_unit.sub_books",
+                                f"recipe {hw.name} restricts to sub-books of {need} dialects; the member table "
+                                f"holds {cap}; valid: sub_books <= {self.lut.book_size // need}")
+
+
+def _host_select_encode(name, xb, e, book, allowed, knobs):
+    from quant.reference_backend import select_encode
+    return select_encode(name, xb, e, book, allowed=allowed, **knobs)
+
+
+def _design_key(arch: ArchSpec) -> str:
+    return hashlib.sha1(repr(arch).encode()).hexdigest()[:8]
+
+
+def backend_for(arch) -> AccelBackend:
+    """The functional back end of a design (an ArchSpec, a shipped design name or a YAML path), registered in
+    quant's back-end registry as `accel:<design name>` (with `#<digest>` when another design holds that name)."""
+    arch = arch if isinstance(arch, ArchSpec) else load_arch(arch)
+    return _bound(arch)
+
+
+@lru_cache(maxsize=64)
+def _bound(arch: ArchSpec) -> AccelBackend:
+    name = f"{NAME_PREFIX}:{arch.name}"
+    if name in quant.backend_names():
+        held = quant.get_backend(name)
+        if not (isinstance(held, AccelBackend) and held.arch == arch):
+            name = f"{name}#{_design_key(arch)}"
+    be = AccelBackend(arch, name)
+    quant.register_backend(name, be)
+    return be
+
+
+def default_backend() -> AccelBackend:
+    return backend_for(DEFAULT_DESIGN)
+
+
+# ---- the plain back end "accel" (quant's module protocol): the edge design -----------------------------------
+def select_encode(selector: str, xb, e, book, allowed=None, **knobs):
+    return default_backend().select_encode(selector, xb, e, book, allowed=allowed, **knobs)
+
+
+def quantize(x, f, **kwargs):
+    return default_backend().quantize(x, f, **kwargs)
+
+
+def qgemm(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None, residual_rows=None):
+    return default_backend().qgemm(qx, qw, bias=bias, residual=residual, residual_rows=residual_rows)
 
 
 def decode(qt: QTensor) -> np.ndarray:
-    """Signed element integers (R, nb * block), int64: what the decode LUTs at the array edge emit."""
-    fmt = qt.format
-    if fmt.element_bits == 4:
-        codes = _nibbles(qt.codes).astype(np.int64)
-        if hasattr(fmt, "book"):                             # dialect formats: LUT[dialect][index]
-            lut = fmt.book.magnitudes
-            d = np.repeat(qt.dialect.astype(np.int64), qt.block, axis=1)
-            mag = lut[d, codes & 7]
-            return np.where(codes & 8, -mag, mag)
-        if fmt.unit == 0.5:                                  # NVFP4: E2M1 code -> half-units (DialectFP4 d7)
-            mag = np.array([0, 1, 2, 3, 4, 6, 8, 12], dtype=np.int64)[codes & 7]
-            return np.where(codes & 8, -mag, mag)
-        return np.where(codes >= 8, codes - 16, codes)       # INT4 two's complement
-    codes = qt.codes.astype(np.int64)
-    return np.where(codes >= 128, codes - 256, codes)        # INT8
-
-
-def _tiles(v: np.ndarray, rows: int, block: int, tile: int) -> np.ndarray:
-    """(R, nb*block) -> (tiles, tile, nb, block), zero rows padding the last tile."""
-    pad = (-rows) % tile
-    v = np.pad(v, ((0, pad), (0, 0))) if pad else v
-    return v.reshape(-1, tile, v.shape[1] // block, block)
-
-
-# ---- PE array ------------------------------------------------------------------------------------------------
-def _accumulate(qx: QTensor, qw: QTensor) -> np.ndarray:
-    check_operands(qx, qw)
-    M, N, nb, B = qx.rows, qw.rows, qx.n_blocks, qx.block
-    vx = _tiles(decode(qx), M, B, ARRAY_ROWS)                # (tm, R, nb, B)
-    vw = _tiles(decode(qw), N, B, ARRAY_COLS)                # (tn, C, nb, B)
-    if 225 * B >= 2 ** 53 or (qx.format.element_bits == 8 and 127 * 127 * B >= 2 ** 53):
-        raise QuantError("accel: block too large for the exact adder-tree model")
-    pow2 = qx.format.scale_kind == "pow2"
-    acc = np.zeros((vx.shape[0], vw.shape[0], ARRAY_ROWS, ARRAY_COLS), dtype=F32)
-    if pow2:
-        ex = _tiles(qx.exponent.astype(np.int64), M, 1, ARRAY_ROWS)[..., 0]      # (tm, R, nb)
-        ew = _tiles(qw.exponent.astype(np.int64), N, 1, ARRAY_COLS)[..., 0]
-    else:
-        sx = _tiles(qx.scale, M, 1, ARRAY_ROWS)[..., 0].astype(F32)
-        sw = _tiles(qw.scale, N, 1, ARRAY_COLS)[..., 0].astype(F32)
-    for b in range(nb):                                      # K one block per step, ascending
-        # block adder tree: exact integer dot products (float64 holds them exactly, see the bound above)
-        p = np.einsum("arj,ncj->anrc", vx[:, :, b].astype(np.float64), vw[:, :, b].astype(np.float64))
-        pf = p.astype(F32)                                   # int -> float32 (exact below 2^24)
-        if pow2:
-            s = ex[:, None, :, None, b] + ew[None, :, None, :, b] - 2
-            if (s > OVERFLOW_ABOVE).any():
-                raise QuantError(f"qgemm: block scale 2^{int(s.max())} overflows float32 in block {b} "
-                                 f"(exponent sum above {OVERFLOW_ABOVE})")
-            part = np.where(s < FLUSH_BELOW, F32(0), np.ldexp(pf, np.maximum(s, FLUSH_BELOW).astype(np.int32)))
-        else:
-            part = (pf * sx[:, None, :, None, b]).astype(F32)
-            part = (part * sw[None, :, None, :, b]).astype(F32)
-        acc = (acc + part.astype(F32)).astype(F32)           # float32 accumulator, round to nearest even
-    if not pow2:
-        post = F32(F32(F32(qx.tensor_scale) * F32(qw.tensor_scale)) * F32(qx.format.unit * qw.format.unit))
-        acc = (acc * post).astype(F32)
-    y = acc.transpose(0, 2, 1, 3).reshape(acc.shape[0] * ARRAY_ROWS, acc.shape[1] * ARRAY_COLS)
-    return np.ascontiguousarray(y[:M, :N])
-
-
-def qgemm(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None, residual_rows=None) -> np.ndarray:
-    """Y = X W^T (+ residual rows, own accumulator) (+ bias), float32 (M, N), bit-identical to the reference."""
-    return qgemm_with(_accumulate, qx, qw, bias, residual, residual_rows)
-
-
-# ---- LUT unit (online activation quantizer) ----------------------------------------------------------------
-def intermediate_q(xb: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """The 5-bit intermediate from float32 bits: significand shifted by (biased exponent - 148 - e), rounded
-    half up with the shifter's round bit, saturated at 31.  int64 (R, nb, B)."""
-    bits = np.ascontiguousarray(xb, dtype=F32).view(np.uint32).astype(np.int64)
-    expo = (bits >> 23) & 0xFF
-    sig = (bits & 0x7FFFFF) | np.where(expo > 0, 1 << 23, 0)
-    sh = np.maximum(expo, 1) - 148 - e[..., None].astype(np.int64)       # |x| 2^(2-e) = sig * 2^sh
-    left = np.minimum(np.maximum(sh, 0), 6)                               # sig >= 1 and sh >= 5 saturate anyway
-    up = np.minimum(sig << left, 31)
-    rs = np.minimum(np.maximum(-sh, 1), 62)
-    down = np.where(-sh > 40, 0, (sig + (np.int64(1) << (rs - 1))) >> rs)
-    return np.where(sh >= 0, up, np.minimum(down, 31))
-
-
-def _argmin_banks(cost_of, n: int, banks: int, allowed) -> np.ndarray:
-    """Comparator tree over dialect banks: `banks` dialects per pass, running minimum with strict '<' so ties
-    keep the lowest dialect id."""
-    best_cost, best = None, None
-    for start in range(0, n, banks):
-        for d in range(start, min(start + banks, n)):
-            c = cost_of(d)
-            if allowed is not None:
-                c = np.where(allowed[..., d], c, np.iinfo(np.int64).max)
-            if best is None:
-                best_cost, best = c, np.zeros(c.shape, dtype=np.int64)
-            else:
-                better = c < best_cost
-                best_cost, best = np.where(better, c, best_cost), np.where(better, d, best)
-    return best
-
-
-def select_encode(selector: str, xb, e, book, allowed=None, banks: int | None = None, **knobs):
-    """(dialect ids (R, nb), codes (R, nb, B)) as the LUT unit computes them; bit-identical to the reference.
-    lut_argmin and two_stage run on the modelled unit; exact_mse is an offline (host) weight selector, so it is
-    delegated to the reference, as the accelerator receives such weights already encoded."""
-    xb = np.asarray(xb, dtype=F32)
-    e = np.asarray(e, dtype=np.int64)
-    if selector == "exact_mse":
-        from quant.reference_backend import select_encode as host
-        return host(selector, xb, e, book, allowed=allowed, **knobs)
-    idx_rom, err_rom = book.lut()
-    q = intermediate_q(xb, e)
-    if selector == "lut_argmin":
-        if allowed is not None:
-            allowed = np.broadcast_to(np.asarray(allowed, dtype=bool), q.shape[:2] + (book.size,))
-            if not allowed.any(axis=-1).all():
-                raise ValueError("`allowed` leaves some block with no dialect to choose from")
-        dialect = _argmin_banks(lambda d: err_rom[d][q].sum(axis=-1), book.size, banks or book.size, allowed)
-    elif selector == "two_stage":
-        from quant.selectors import select_two_stage                  # stage logic is shared data-path rules
-        dialect, _ = select_two_stage(xb, e, book, allowed=allowed, **knobs)
-    else:
-        from quant.selectors import get_selector
-        get_selector(selector)                                        # unknown name: error listing the valid ones
-        raise QuantError(f"accel back end: the LUT unit does not implement selector {selector!r}; "
-                         f"use lut_argmin, two_stage or exact_mse")
-    idx = idx_rom[dialect[..., None], q]
-    nonzero = np.any(xb != 0, axis=-1)
-    idx = np.where(nonzero[..., None], idx, 0)
-    sign = (np.signbit(xb) & (idx != 0)).astype(np.int64)
-    return np.where(nonzero, dialect, 0), ((sign << 3) | idx).astype(np.uint8)
+    return default_backend().decode(qt)
