@@ -193,4 +193,9 @@ def quantize_model(model: nn.Module, recipe, backend: str = "reference", context
                       or r.full_path)
     if uses_attention and hasattr(model, "set_attention_recorder"):
         model.set_attention_recorder(ctx)
+    if r.full_path:
+        if not hasattr(model, "set_attention_quantizer"):
+            raise QuantError(f"recipe {r.name} quantizes the attention matmuls, but this model has no "
+                             f"set_attention_quantizer hook (a vdit.MMDiTModel has)")
+        model.set_attention_quantizer(ctx)
     return model

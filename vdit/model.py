@@ -34,10 +34,17 @@ class MMDiTModel(nn.Module):
             for j in range(c.depth_single_blocks))
         self.final_layer = LastLayer(h, c.in_channels)
         self._recorder = None
+        self._attention_quantizer = None
 
     def set_attention_recorder(self, recorder) -> None:
         """Install (or with None remove) a duck-typed recorder; see `vdit.layers.attention`."""
         self._recorder = recorder
+
+    def set_attention_quantizer(self, quantizer) -> None:
+        """Install (or with None remove) the object that computes attention with quantized matmuls (a quant
+        QuantContext of a full-path recipe).  It serves every forward pass, with or without a recorder, so a
+        full-path model never falls back to float attention silently."""
+        self._attention_quantizer = quantizer
 
     def init_weights(self, seed: int = 0, std: float = 0.02, qk_norm_init: float = 1.0) -> "MMDiTModel":
         """N(0, std) weights and zero biases (like a real checkpoint's statistics); `cond_in` zero so an untrained
@@ -56,6 +63,11 @@ class MMDiTModel(nn.Module):
 
     def forward(self, img, img_ids, txt, txt_ids, timesteps, y_vec, cond=None):
         rec = self._recorder
+        if self._attention_quantizer is not None and rec is not self._attention_quantizer:
+            if rec is not None:
+                raise RuntimeError("a full-path quantized model records attention through its own quantizer; "
+                                   "pass recorder=model.quant_context (or none) to the sampler")
+            rec = self._attention_quantizer
         x = self.img_in(img)
         if cond is not None:
             x = x + self.cond_in(cond)
