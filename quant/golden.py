@@ -100,6 +100,17 @@ def lut_argmin_block(xs: list, book=DIALECTFP4) -> tuple:
     return d, e, [_signed(x, index(q, book[d])) for x, q in zip(xs, qs)]
 
 
+def int_fp16_block(xs: list, qmax: int = 7) -> tuple:
+    """(scale, codes) of one symmetric INT group with an FP16 scale (INT4: qmax 7): s = FP16(fl32(amax / qmax)),
+    saturating at 65504; code = clamp(round-half-even(fl32(x / s)), +-qmax) as two's complement in 4 bits.
+    FP16 rounding is `struct`'s 'e' packing (IEEE binary16, nearest, ties to even)."""
+    amax = max(abs(x) for x in xs)
+    s = struct.unpack("<e", struct.pack("<e", min(fl32(amax / qmax), 65504.0)))[0]
+    if s == 0:
+        return 0.0, [0] * len(xs)
+    return s, [max(-qmax, min(qmax, round(fl32(x / s)))) & 0xF for x in xs]   # round(): ties to even
+
+
 def _pad(xs: list, block: int) -> list:
     return list(xs) + [0.0] * (-len(xs) % block)
 
