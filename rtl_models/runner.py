@@ -53,6 +53,7 @@ class CaseResult:
     data: dict                     # what the testbench wrote with common.write_result
     log: Path
     waves: Path | None = None      # FST waveform when dumping was on
+    failures: tuple = ()           # the failed cocotb tests' messages (a scoreboard's report), from results.xml
 
 
 WAVES_ENV = "WAVES"                # cocotb's convention: WAVES=1 dumps waveforms
@@ -144,4 +145,12 @@ def run_case(case: RtlCase, build_root: Path | None = None, waves: bool | None =
     tests, failed = get_results(xml)
     data = json.loads(result_json.read_text()) if result_json.exists() else {}
     return CaseResult(case.name, tests, failed, time.perf_counter() - t0, data, log,
-                      fst if fst is not None and fst.exists() else None)
+                      fst if fst is not None and fst.exists() else None, failure_messages(Path(xml)))
+
+
+def failure_messages(results_xml: Path) -> tuple:
+    """The message of every failed test case in a cocotb results.xml (empty when all passed)."""
+    import xml.etree.ElementTree as ET
+    root = ET.parse(results_xml).getroot()
+    return tuple(f.get("message", "") for f in root.iter("failure")) + \
+        tuple(e.get("message", "") for e in root.iter("error"))

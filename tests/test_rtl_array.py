@@ -53,7 +53,7 @@ def test_scoreboard_reports_cycle_inputs_and_bits():
 
 def _run(case, **kw):
     res = run_case(case, **kw)
-    assert res.tests == 1 and res.failed == 0, f"see {res.log}"
+    assert res.tests == 1 and res.failed == 0, f"see {res.log}: {res.failures[0][:2000] if res.failures else ''}"
     return res
 
 
@@ -105,7 +105,7 @@ def test_failing_scoreboard_names_cycle_inputs_and_bits(tmp_path):
     case = array_case(2, 3, ((4, 5, 64),))
     case = type(case)(**{**case.__dict__, "config": case.config + (("flip_expected", [1, 2]),)})
     res = run_case(case, build_root=tmp_path)
-    assert res.failed == 1
+    assert res.failed == 1 and len(res.failures) == 1 and "y[1,2] at cycle 9" in res.failures[0]
     log = res.log.read_text()
     # 2x3 array, 64 = 2 blocks: tile (0, 0) computes for 2 + 1 + 2 + 2 = 7 cycles and drains row 1 in cycle 9
     assert "y[1,2] at cycle 9: expected (0x" in log and ", got (0x" in log and "xor (0x00000001)" in log, log[-3000:]
