@@ -108,20 +108,40 @@ RTL_CYCLES = Path(__file__).resolve().parents[1] / "rtl_models" / "cycles.py"
 RTL_CSV = Path(__file__).resolve().parents[1] / "rtl_models" / "data" / "rtl_cycles.csv"
 
 
+# the shipped design whose timing models each RTL configuration (rows, cols, lanes, pipeline); configurations
+# without their own file are the nearest design with the RTL parameters as overrides
+RTL_DESIGNS = {(8, 4, 8, 4): "rtl-edge-pe-8x4", (4, 4, 8, 4): "rtl-edge-pe-4x4"}
+
+
+def _rtl_design(R, C, lanes, pipe):
+    from sim.accel.spec import load_arch
+    name = RTL_DESIGNS.get((R, C, lanes, pipe))
+    if name is not None:
+        return load_arch(name)
+    base = "rtl-pe-array" if pipe == 2 else "rtl-edge-pe-4x4"
+    return load_arch(base, {"pe_array": {"rows": R, "cols": C, "pipeline_depth_cycles": pipe,
+                                         "mac_modes": {"dialect4": {"macs_per_cycle": lanes}}}})
+
+
 def test_tile_cycles_reproduce_rtl_counts():
-    """The simulator's tile pipeline, with the RTL array's design fields, equals the RTL's measured cycles."""
+    """The simulator's tile pipeline, with the RTL array's design fields, equals the RTL's measured cycles, for the
+    one-block-per-cycle PE (lanes 32, pipeline 2; rtl-pe-array) and the edge PE (lanes 8, pipeline 4;
+    rtl-edge-pe-4x4 and rtl-edge-pe-8x4, used as they ship), and the other lane counts measured."""
     import csv
 
     from sim.accel.mapping import tile_compute_cycles
-    from sim.accel.spec import load_arch
 
     rows = list(csv.DictReader(open(RTL_CSV)))
-    assert len(rows) >= 10
+    assert len(rows) >= 24
+    by_design = {}
     for r in rows:
-        m, n, k, R, C, cycles = (int(r[c]) for c in ("m", "n", "k", "rows", "cols", "cycles"))
-        arch = load_arch("rtl-pe-array", {"pe_array": {"rows": R, "cols": C}})
-        pe = arch.pe_array
-        k_steps = -(-k // pe.macs_per_cycle("dialect4"))          # one 32-element block per PE per cycle
+        m, n, k, R, C, lanes, pipe, cycles = (int(r[c]) for c in ("m", "n", "k", "rows", "cols", "lanes", "pipeline",
+                                                                  "cycles"))
+        pe = _rtl_design(R, C, lanes, pipe).pe_array
+        assert (pe.rows, pe.cols, pe.macs_per_cycle("dialect4"), pe.pipeline_depth_cycles) == (R, C, lanes, pipe)
+        k_steps = -(-k // pe.macs_per_cycle("dialect4"))          # K-steps of `lanes` elements per PE per cycle
         got = int(tile_compute_cycles(m, n, k_steps, pe.rows, pe.cols, pe.dataflow, pe.pipeline_depth_cycles,
                                       pe.drain_cycles))
-        assert got == cycles, f"{m}x{n}x{k} on {R}x{C}: simulator {got} cycles, RTL {cycles}"
+        assert got == cycles, f"{m}x{n}x{k} on {R}x{C}, lanes {lanes}: simulator {got} cycles, RTL {cycles}"
+        by_design[RTL_DESIGNS.get((R, C, lanes, pipe))] = by_design.get(RTL_DESIGNS.get((R, C, lanes, pipe)), 0) + 1
+    assert by_design["rtl-edge-pe-4x4"] >= 6 and by_design["rtl-edge-pe-8x4"] >= 6

@@ -29,30 +29,65 @@ def write_result(name: str, data: dict):
         json.dump(old, f, indent=1, sort_keys=True)
 
 
-class Scoreboard:
-    """In-order scoreboard: expected transactions (tuples of ints = raw bits) against observed ones."""
+WAVES_FILE_ENV = "RTL_WAVES_FILE"  # set by the runner when this case dumps a waveform
 
-    def __init__(self, name: str, max_report: int = 5):
+
+def hex_bits(item: tuple, widths=None) -> str:
+    """Raw bit patterns of a transaction: fields in hex, two's complement in `widths` bits when given."""
+    out = []
+    for i, v in enumerate(item):
+        w = widths[i] if widths else None
+        out.append(f"0x{v & ((1 << w) - 1):0{(w + 3) // 4}x}" if w else (f"0x{v:x}" if v >= 0 else f"-0x{-v:x}"))
+    return "(" + ", ".join(out) + ")"
+
+
+def float32_bits(item: tuple) -> str:
+    """float32 fields as raw bits and value, e.g. (0x3f800000 = 1.0)."""
+    return "(" + ", ".join(f"0x{v & 0xFFFFFFFF:08x} = {str(np.uint32(v & 0xFFFFFFFF).view(np.float32))}"
+                           for v in item) + ")"
+
+
+class Scoreboard:
+    """In-order scoreboard: expected transactions (tuples of ints = raw bits) against observed ones.
+
+    A mismatch reports the context, the cycle the DUT produced the output (when the monitor gives one), both bit
+    patterns and their XOR, and the transaction's inputs (`inputs`: a string or a callable, only evaluated on a
+    mismatch, so describing operands costs nothing on passing runs); check() names the waveform file when the case
+    dumps one (WAVES=1)."""
+
+    def __init__(self, name: str, max_report: int = 5, widths=None, render=None):
         self.name = name
         self.expected = deque()
         self.matched = 0
         self.mismatches = []
         self.max_report = max_report
+        self.widths = widths
+        self.render = render or (lambda item: hex_bits(item, widths))
         self.started = time.perf_counter()
 
-    def expect(self, item, context=None):
-        self.expected.append((tuple(int(v) for v in item), context))
+    def expect(self, item, context=None, inputs=None):
+        self.expected.append((tuple(int(v) for v in item), context, inputs))
 
-    def observe(self, item):
+    def observe(self, item, cycle=None):
         got = tuple(int(v) for v in item)
         if not self.expected:
-            self.mismatches.append(f"unexpected output {got}")
+            self.mismatches.append(f"unexpected output {self.render(got)}" + (f" at cycle {cycle}" if cycle else ""))
             return
-        want, context = self.expected.popleft()
+        want, context, inputs = self.expected.popleft()
         if got == want:
             self.matched += 1
+        elif len(self.mismatches) < self.max_report:
+            self.mismatches.append(self.describe(want, got, context, inputs, cycle))
         else:
-            self.mismatches.append(f"expected {want}, got {got} ({context})")
+            self.mismatches.append(context)
+
+    def describe(self, want, got, context, inputs, cycle) -> str:
+        where = f"{context}" + (f" at cycle {cycle}" if cycle is not None else "")
+        xor = hex_bits(tuple(a ^ b for a, b in zip(want, got)), self.widths)
+        text = f"{where}: expected {self.render(want)}, got {self.render(got)}, xor {xor}"
+        if inputs is not None:
+            text += f"; inputs: {inputs() if callable(inputs) else inputs}"
+        return text
 
     @property
     def pending(self) -> int:
@@ -60,9 +95,10 @@ class Scoreboard:
 
     def check(self):
         if self.mismatches or self.expected:
-            shown = "; ".join(self.mismatches[: self.max_report])
+            shown = "\n  ".join(str(m) for m in self.mismatches[: self.max_report])
+            waves = os.environ.get(WAVES_FILE_ENV) or "none (rerun with WAVES=1 to dump one)"
             raise AssertionError(f"{self.name}: {len(self.mismatches)} mismatches, {len(self.expected)} missing "
-                                 f"outputs, {self.matched} matched. First: {shown}")
+                                 f"outputs, {self.matched} matched; waveform: {waves}. First:\n  {shown}")
         return self.matched
 
 

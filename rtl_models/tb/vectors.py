@@ -2,6 +2,8 @@
 always computed by quant/ from these floats; nothing here decides a result."""
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 BLOCK = 32
@@ -67,3 +69,52 @@ def gemm_operands(m: int, n: int, k: int, seed: int = 0, extremes: bool = True):
         x[-1] *= np.float32(2.0 ** -70)
         w[-1] *= np.float32(2.0 ** -70)
     return x, w
+
+
+def order_operands(m: int, n: int, k: int, seed: int = 0):
+    """Accumulation-order vectors: X (m, k) and W (n, k) float32 whose block exponents spread widely.  Block 0 of
+    every row dominates; each later block of each operand is scaled by 2^-8 or 2^-9, so an output's later scaled
+    partials are 2^-16..2^-18 of its first one and fall around and below the last bit of the float32
+    accumulator (|P| < 2^13): ascending float32 accumulation rounds on most adds, hits exact round-half-even ties,
+    and ends up different from a float64 sum in about half of the outputs.  All elements of a row share the
+    row's sign, so the roundings of one output do not cancel on average.  The test measures the share
+    (accumulation_stats); nothing here assumes it."""
+    if k <= BLOCK:
+        raise ValueError(f"order_operands: k must span at least two blocks of {BLOCK}, got {k}")
+    rng = np.random.default_rng(seed)
+    x = np.abs(rng.standard_normal((m, k))) * np.where(rng.random((m, 1)) < 0.5, -1.0, 1.0)
+    w = np.abs(rng.standard_normal((n, k)))
+    for a in (x, w):
+        for b in range(1, -(-k // BLOCK)):
+            a[:, b * BLOCK:(b + 1) * BLOCK] *= 2.0 ** -rng.integers(8, 10, size=(a.shape[0], 1))
+    return x.astype(np.float32), w.astype(np.float32)
+
+
+def _exact_ties(acc: np.ndarray, s: np.ndarray) -> int:
+    """How many of the float32 adds acc + s (s exact in float64) are exact halfway cases between two float32s."""
+    ties = 0
+    for a, b in zip(acc.reshape(-1).tolist(), s.reshape(-1).tolist()):
+        exact = Fraction(a) + Fraction(b)
+        near = np.float32(float(exact))
+        if exact == 0 or not np.isfinite(near):
+            continue
+        lo, hi = (np.nextafter(near, np.float32(-np.inf)), near) if Fraction(float(near)) > exact else \
+                 (near, np.nextafter(near, np.float32(np.inf)))
+        ties += Fraction(float(hi)) - exact == exact - Fraction(float(lo))
+    return ties
+
+
+def accumulation_stats(qx, qw) -> dict:
+    """For quantized operands: how many outputs of quant's float32 ascending-block accumulation differ from the
+    float64 sum of the same scaled partials (rounded once), and how many of the float32 adds were exact ties."""
+    from quant.gemm import FLUSH_BELOW, block_partials, scale_exponents
+    p, s = block_partials(qx, qw), scale_exponents(qx, qw)
+    scaled = np.where(s < FLUSH_BELOW, 0.0, np.ldexp(p.astype(np.float64), s))
+    acc = np.zeros(p.shape[1:], dtype=np.float32)
+    ties = 0
+    for b in range(p.shape[0]):
+        ties += _exact_ties(acc, scaled[b])
+        acc = (acc + scaled[b].astype(np.float32)).astype(np.float32)
+    f64 = scaled.sum(axis=0).astype(np.float32)
+    return {"outputs": int(acc.size), "f64_differs": int((acc.view(np.uint32) != f64.view(np.uint32)).sum()),
+            "ties": int(ties)}
