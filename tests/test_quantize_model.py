@@ -206,11 +206,10 @@ def test_nonfinite_activation_names_the_layer():
         model(img, txt, y)
 
 
-def test_full_path_is_reserved():
-    from dataclasses import replace
-    with pytest.raises(NotImplementedError, match="full_path"):
-        quant.quantize_model(ToyMMDiT(), replace(quant.recipe("mxfp4"), full_path=True))
-
+def test_full_path_needs_an_attention_hook():
+    """A full-path recipe needs a model that lets its attention be computed by the quantizer."""
+    with pytest.raises(QuantError, match="set_attention_quantizer"):
+        quant.quantize_model(ToyMMDiT(), "semanticdialect-fullpath")
 
 def test_mismatched_formats_are_refused_by_name():
     from dataclasses import replace

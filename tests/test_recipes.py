@@ -8,7 +8,9 @@ from quant.errors import QuantError, UnknownNameError
 from quant.recipes import Action, Decomposition, PolicyRule, Recipe, Seda, TensorSpec, default_policy
 
 NAMED = ["fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdialect", "semanticdialect",
-         "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16"]
+         "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16",
+         "semanticdialect-fullpath", "semanticdialect-attn8", "nvfp4-fullpath", "semanticdialect-attn-q",
+         "semanticdialect-attn-k", "semanticdialect-attn-p", "semanticdialect-attn-v"]
 
 # real Open-Sora 2.0 linear names (MODEL.md) -> the default policy's action
 LAYER_ACTIONS = {

@@ -141,26 +141,17 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _attention_shares(est: Estimate) -> tuple:
-    att = est.sim.trace.attention_mask()
-    po = est.sim.per_op
-    cyc = (po.cycles * po.repeat).to_numpy()
-    e = est.energy_per_op_pj.drop(columns="op").sum(axis=1).to_numpy()
-    return float(cyc[att].sum() / max(cyc.sum(), 1e-30)), float(e[att].sum() / max(e.sum(), 1e-30))
-
-
 def _row(recipe: str, normalize: str, est: Estimate) -> dict:
     spec, s = est.sim.arch, est.summary()
     macs = est.sim.total("macs")
-    lat, att_e = _attention_shares(est)
     row = {"recipe": recipe, "design": spec.name, "normalize": normalize, "pe_rows": spec.pe_array.rows,
            "pe_cols": spec.pe_array.cols,
            "macs_per_pe_cycle": dict(spec.pe_array.mac_modes).get(get_recipe(recipe).mac_mode, 0),
            "peak_macs_per_cycle": peak_quantized_macs(spec), "area_mm2": s["area_total_mm2"],
            "latency_s": s["latency_s"], "energy_j": s["energy_j"],
            "energy_per_mac_pj": s["energy_j"] / macs * 1e12 if macs else np.nan,
-           "avg_power_w": s["energy_j"] / s["latency_s"], "attention_share_of_latency": lat,
-           "attention_share_of_energy": att_e, "dram_bytes": s["dram_bytes"], "macs": macs}
+           "avg_power_w": s["energy_j"] / s["latency_s"], "attention_share_of_latency": s["attention_share_of_latency"],
+           "attention_share_of_energy": s["attention_share_of_energy"], "dram_bytes": s["dram_bytes"], "macs": macs}
     row.update({f"area.{k}_mm2": v for k, v in s["area_mm2"].items()})
     row.update({f"energy.{k}_j": v for k, v in s["energy_by_component_j"].items()})
     return row

@@ -51,7 +51,12 @@ def simulate(trace: Trace, arch: ArchSpec | str = "edge", dataflow: str | None =
     dataflow = dataflow or arch.pe_array.dataflow
     get_dataflow(dataflow)
     ops = trace.ops.copy()
-    check_runs(arch, trace.recipe, set(ops.loc[ops.kind == "gemm", "mac_mode"]))
+    q = ops[ops.kind == "quantize"]
+    online = {}
+    for kind, book in zip(q.quantizer, q.dialects_scanned * np.where(q.op.str.contains(r"\.attn\."), 1,
+                                                                      trace.recipe.sub_books)):
+        online[kind] = max(online.get(kind, 0), int(book))
+    check_runs(arch, trace.recipe, set(ops.loc[ops.kind == "gemm", "mac_mode"]), online)
     zero = np.zeros(len(ops))
     for c in ("cycles", "compute_cycles", "memory_cycles", "macs", "decode_lookups", "block_scales", "lut_elems",
               "lut_err_lookups", "lut_blocks", "scale_quant_elems", "vec_ops", *SRAM_COLUMNS, "dram_read_bytes", "dram_write_bytes"):
@@ -126,7 +131,7 @@ def _quantize_ops(ops: pd.DataFrame, arch: ArchSpec, trace: Trace):
                       ceil_div(block_k, lanes))
     units = np.array([lu.units if lut else aq.get(q, (1, 1))[0] for q, lut in zip(kind, on_lut)], dtype=np.int64)
     lut_cycles = ceil_div(blocks * passes, units)
-    read_b, write_b = m * k * FP16_BYTES, m * k * trace.recipe.act_bits / 8
+    read_b, write_b = m * k * FP16_BYTES, m * k * ops.loc[is_q, "x_bits"].to_numpy(float) / 8
     mem = (read_b + write_b) / arch.dram_bytes_per_cycle
     own = np.maximum(lut_cycles, mem)
     consumer = ops.loc[is_q, "consumer"].to_numpy(np.int64)

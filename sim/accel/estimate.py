@@ -37,12 +37,22 @@ class Estimate:
     def energy_j(self) -> float:
         return sum(self.energy_by_component_j.values())
 
+    def attention_shares(self) -> tuple:
+        """(share of latency, share of energy) spent in attention (the score and output matmuls, softmax, column
+        sums and their online quantizers: sim/accel/trace.py ATTENTION_OPS)."""
+        att = self.sim.trace.attention_mask()
+        po = self.sim.per_op
+        cyc = (po.cycles * po.repeat).to_numpy()
+        e = self.energy_per_op_pj.drop(columns="op").sum(axis=1).to_numpy()
+        return float(cyc[att].sum() / max(cyc.sum(), 1e-30)), float(e[att].sum() / max(e.sum(), 1e-30))
+
     def summary(self) -> dict:
         sim, po = self.sim, self.sim.per_op
         macs = self.sim.total("macs")
         peak = sum(dict(self.sim.arch.peak_macs_per_cycle).values()) / len(self.sim.arch.peak_macs_per_cycle)
         by_kind = {k: float((d.cycles * d.repeat).sum() / (sim.arch.clock_mhz * 1e6)) for k, d in po.groupby("kind")}
         bott = po.assign(w=po.cycles * po.repeat).groupby("bottleneck").w.sum()
+        att_latency, att_energy = self.attention_shares()
         return {
             "workload": sim.trace.model.name, "arch": sim.arch.name, "recipe": sim.trace.recipe.name,
             "dataflow": sim.dataflow, "latency_s": self.latency_s, "latency_by_kind_s": by_kind,
@@ -50,6 +60,8 @@ class Estimate:
             "area_mm2": self.area_mm2, "area_total_mm2": sum(self.area_mm2.values()),
             "macs": macs, "dram_bytes": sim.total("dram_read_bytes") + sim.total("dram_write_bytes"),
             "time_share_by_bottleneck": {k: float(v / bott.sum()) for k, v in bott.items()},
+            "full_path": sim.trace.full_path, "attention_share_of_latency": att_latency,
+            "attention_share_of_energy": att_energy,
             "ops": int(len(po)), "op_instances": int(po.repeat.sum()),
             "mean_mac_rate_of_mean_peak": macs / max(sim.total_cycles, 1) / peak,
         }

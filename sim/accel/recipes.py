@@ -29,6 +29,18 @@ POLICIES = ("fp", "mod", "quant")
 
 
 @dataclass(frozen=True)
+class OperandHw:
+    """One online-quantized operand of an activation x activation matmul (full-path attention): its format, PE
+    lane kind, storage bits per element, online quantizer, dialects scanned per block and block size."""
+    fmt: str
+    mac_mode: str
+    bits: float
+    online: str
+    dialects: int
+    block: int
+
+
+@dataclass(frozen=True)
 class HwRecipe:
     """weight_bits / act_bits: storage bits per element with block scales and dialect ids (SeDA: the shorter
     in-sub-book ids).  online: the activation quantizer ("" when activations stay FP16).  book_size: dialects
@@ -52,6 +64,7 @@ class HwRecipe:
     full_path: bool = False
     notes: tuple = ()
     quant_recipe: object = None          # the quant.Recipe this view was derived from
+    attention: tuple = ()                # (("qk", x OperandHw, w OperandHw), ("pv", ...)) quantized matmuls
 
     @property
     def quantizes_activations(self) -> bool:
@@ -64,6 +77,16 @@ class HwRecipe:
     @property
     def dialect_online(self) -> bool:
         return self.online in DIALECT_SELECTORS
+
+    def attention_operands(self, what_if: bool = False) -> dict:
+        """matmul ("qk" | "pv") -> (X operand, W operand) of the quantized attention matmuls: the recipe's own
+        `attention` knob, or with `what_if` (sim estimate --full-path) the linears' activation format on all four
+        operands for a recipe without one."""
+        if self.attention or not what_if or not self.quantizes_activations:
+            return {m: (x, w) for m, x, w in self.attention}
+        op = OperandHw(self.act_format, self.mac_mode, self.act_bits, self.online,
+                       -(-self.book_size // self.sub_books) if self.dialect_online else 0, self.block)
+        return {"qk": (op, op), "pv": (op, op)}
 
     def layer_policy(self, layer: str) -> str:
         """'fp', 'mod' (weight-only) or 'quant' for a linear named like the model's module (quant's policy)."""
@@ -107,6 +130,30 @@ def _bits(fmt, block: int | None, sub_books: int = 1) -> float:
     return float(fmt.bits_per_element(block=block))
 
 
+def operand_hw(spec, block: int | None = None) -> OperandHw:
+    """The hardware view of one online-quantized operand spec (a quant TensorSpec)."""
+    from quant.registry import get_format
+    fmt = get_format(spec.fmt)
+    online = online_kind(fmt, spec.selector, False)
+    return OperandHw(spec.fmt, mac_mode_of(fmt), _bits(fmt, block), online,
+                     fmt.book.size if online in DIALECT_SELECTORS else 0, block or fmt.default_block or 0)
+
+
+def _attention_hw(r) -> tuple:
+    """Quantized attention matmuls of a quant recipe; a one-operand ablation has no hardware form (FP16)."""
+    att, out = r.attention, []
+    for name, (a, b) in (("qk", ("q", "k")), ("pv", ("p", "v"))):
+        sx, sw = getattr(att, a), getattr(att, b)
+        if sx is None or sw is None:
+            continue
+        x, w = operand_hw(sx), operand_hw(sw)
+        if x.mac_mode != w.mac_mode:
+            raise QuantError(f"recipe {r.name}: attention.{a} ({sx.fmt}) and attention.{b} ({sw.fmt}) need "
+                             f"different PE lanes ({x.mac_mode}, {w.mac_mode})")
+        out.append((name, x, w))
+    return tuple(out)
+
+
 def derive(recipe) -> HwRecipe:
     """The hardware view of a quant recipe (a name, a YAML path or a quant.Recipe)."""
     from quant.recipes import recipe as quant_recipe
@@ -116,7 +163,7 @@ def derive(recipe) -> HwRecipe:
     wo_fmt = get_format(wo.fmt) if wo is not None else None
     base = dict(name=r.name, weight_only_format=wo.fmt if wo else "fp16",
                 weight_only_bits=_bits(wo_fmt, r.block) if wo_fmt else FP16_BITS, full_path=r.full_path,
-                notes=tuple(r.notes), quant_recipe=r)
+                notes=tuple(r.notes), quant_recipe=r, attention=_attention_hw(r))
     if r.weight is None or r.activation is None:
         return HwRecipe(weight_format=wo.fmt if wo else "fp16", act_format="fp16", mac_mode="fp16",
                         weight_bits=base["weight_only_bits"], act_bits=FP16_BITS, online="", book_size=0, block=0,

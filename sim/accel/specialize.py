@@ -31,9 +31,20 @@ INT8_LANE_RATIO = 0.5
 def modes_needed(hw: HwRecipe) -> list:
     """MAC modes a run of this recipe uses (the embedders and the final layer always run in FP16)."""
     modes = [hw.mac_mode] if hw.quantizes_activations else []
+    modes += [x.mac_mode for _, x, _ in hw.attention]
     if hw.weight_only_format != "fp16" and hw.quant_recipe is not None and _has_weight_only(hw):
         modes.append("w4a16")
-    return modes + ["fp16"]
+    return list(dict.fromkeys(modes + ["fp16"]))
+
+
+def online_needed(hw: HwRecipe) -> dict:
+    """Online quantizer kind -> largest formatbook it must scan (0 for scale-and-round kinds)."""
+    need = {}
+    ops = [(hw.online, hw.book_size)] if hw.quantizes_activations else []
+    ops += [(o.online, o.dialects) for _, x, w in hw.attention for o in (x, w)]
+    for kind, book in ops:
+        need[kind] = max(need.get(kind, 0), book)
+    return need
 
 
 def _has_weight_only(hw: HwRecipe) -> bool:
@@ -58,16 +69,17 @@ def specialize(base: ArchSpec, recipe) -> ArchSpec:
     hw = get_recipe(recipe)
     modes = tuple((m, _lanes(base, m)) for m in modes_needed(hw))
     lu = base.lut_unit
-    quantizers = ()
-    if hw.dialect_online:   # SeDA's restricted search is the LUT argmin unit scanning one sub-book (D / S passes)
-        lut = replace(lu, selector=hw.online, book_size=hw.book_size, banks=min(lu.banks, hw.book_size),
-                      sub_books=hw.sub_books)
-    else:
-        lut = LutUnit(selector="none", book_size=1, banks=1, units=1, sub_books=1)
-        if hw.quantizes_activations:
-            units, lanes = {k: (u, ln) for k, u, ln in base.act_quantizers}.get(
-                hw.online, (lu.units, ACT_QUANTIZER_LANES))
-            quantizers = ((hw.online, units, lanes),)
+    need = online_needed(hw)
+    dialect = {k: d for k, d in need.items() if k in DIALECT_SELECTORS}
+    if len(dialect) > 1:
+        raise SpecError(base.source_file, "lut_unit.selector",
+                        f"recipe {hw.name} selects dialects online with {', '.join(dialect)}; one LUT unit runs one "
+                        f"selector kind")
+    lut = LutUnit(selector="none", book_size=1, banks=1, units=1, sub_books=1)
+    for kind, book in dialect.items():   # SeDA's restricted search: the same LUT argmin unit, D / S passes
+        lut = replace(lu, selector=kind, book_size=book, banks=min(lu.banks, book), sub_books=hw.sub_books)
+    have = {k: (u, ln) for k, u, ln in base.act_quantizers}
+    quantizers = tuple((k, *have.get(k, (lu.units, ACT_QUANTIZER_LANES))) for k in need if k not in DIALECT_SELECTORS)
     return replace(base, name=f"{base.name}+{hw.name}", pe_array=replace(base.pe_array, mac_modes=modes),
                    decode_lut=replace(base.decode_lut, max_dialects=max(hw.book_size, _weight_book(hw), 1)),
                    lut_unit=lut, act_quantizers=quantizers, specialized_for=hw.name,
@@ -85,8 +97,9 @@ def scale_array(spec: ArchSpec, rows: int, cols: int) -> ArchSpec:
     return replace(spec, pe_array=replace(spec.pe_array, rows=int(rows), cols=int(cols)))
 
 
-def check_runs(arch: ArchSpec, hw: HwRecipe, modes: set):
-    """Raise SpecError (naming the design file, the field and the valid choices) when `arch` cannot run `hw`."""
+def check_runs(arch: ArchSpec, hw: HwRecipe, modes: set, online: dict | None = None):
+    """Raise SpecError (naming the design file, the field and the valid choices) when `arch` cannot run `hw`:
+    `modes` the MAC modes its trace uses, `online` quantizer kind -> largest book (default: the recipe's)."""
     have = dict(arch.pe_array.mac_modes)
     missing = sorted(set(modes) - set(have))
     if missing:
@@ -95,21 +108,23 @@ def check_runs(arch: ArchSpec, hw: HwRecipe, modes: set):
                         f"{', '.join(have)}; add them, or specialize the design for the recipe "
                         f"(`specialized_for: {hw.name}`)")
     lu = arch.lut_unit
-    if hw.dialect_online:
-        ok = ("seda", "lut_argmin") if hw.online == "lut_argmin" else (hw.online,)
-        if lu.selector not in ok:
-            raise SpecError(arch.source_file, "lut_unit.selector",
-                            f"recipe {hw.name} selects dialects online with {hw.online}; this design's LUT unit is "
-                            f"{lu.selector!r}; valid: {', '.join(ok)}")
-        if hw.book_size > lu.book_size:
-            raise SpecError(arch.source_file, "lut_unit.book_size",
-                            f"recipe {hw.name} needs a formatbook of D={hw.book_size} dialects but the LUT unit "
-                            f"holds {lu.book_size}; valid: book_size >= {hw.book_size}")
-    elif hw.quantizes_activations and hw.online not in {k for k, _, _ in arch.act_quantizers}:
-        kinds = ", ".join(k for k, _, _ in arch.act_quantizers) or "none"
-        raise SpecError(arch.source_file, "act_quantizers",
-                        f"recipe {hw.name} quantizes activations online with {hw.online!r}; this design has "
-                        f"{kinds}; add `act_quantizers: {{{hw.online}: {{units: 4}}}}` or specialize the design")
+    have = {k for k, _, _ in arch.act_quantizers}
+    for kind, book in (online_needed(hw) if online is None else online).items():
+        if kind in DIALECT_SELECTORS:
+            ok = ("seda", "lut_argmin") if kind == "lut_argmin" else (kind,)
+            if lu.selector not in ok:
+                raise SpecError(arch.source_file, "lut_unit.selector",
+                                f"recipe {hw.name} selects dialects online with {kind}; this design's LUT unit is "
+                                f"{lu.selector!r}; valid: {', '.join(ok)}")
+            if book > lu.book_size:
+                raise SpecError(arch.source_file, "lut_unit.book_size",
+                                f"recipe {hw.name} needs a formatbook of D={book} dialects but the LUT unit "
+                                f"holds {lu.book_size}; valid: book_size >= {book}")
+        elif kind not in have:
+            raise SpecError(arch.source_file, "act_quantizers",
+                            f"recipe {hw.name} quantizes activations online with {kind!r}; this design has "
+                            f"{', '.join(sorted(have)) or 'none'}; add `act_quantizers: {{{kind}: {{units: 4}}}}` "
+                            f"or specialize the design")
 
 
-__all__ = ["specialize", "scale_array", "check_runs", "modes_needed", "DIALECT_SELECTORS"]
+__all__ = ["specialize", "scale_array", "check_runs", "modes_needed", "online_needed", "DIALECT_SELECTORS"]

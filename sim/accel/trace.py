@@ -35,7 +35,7 @@ COLUMNS = ("op", "kind", "group", "block", "m", "k", "n", "batch", "repeat", "ma
            "quantizer", "dialects_scanned", "consumer")
 # attention's share of a run: the score and output matmuls with what runs between them (softmax, attention-received
 # column sums) and their online quantizers; RoPE and the QK norms are counted with the projections
-ATTENTION_OPS = r"\.attn\.(?:qk|pv|softmax|colsum|qk_quantize|pv_quantize)$"
+ATTENTION_OPS = r"\.attn\.(?:qk|pv|softmax|colsum|[qkpv]_quantize)$"
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class _Rows:
         self.rows, self.recipe, self.repeat = [], recipe, repeat
         # SeDA: each block searches one sub-formatbook of D / S dialects
         self.dialects = -(-recipe.book_size // recipe.sub_books) if recipe.dialect_online else 0
-        self._pending_quant = None
+        self._pending_quant = []
         self._last_ms = 0      # salient rows of the last quantized input (shared by q/k/v-style siblings)
 
     def _add(self, **kw) -> int:
@@ -76,13 +76,18 @@ class _Rows:
                   ops_per_elem=VECTOR_OPS[vec_op], x_onchip=onchip, y_onchip=onchip,
                   repeat=self.repeat if repeat is None else repeat)
 
-    def gemm(self, op, m, k, n, group, block=-1, batch=1, policy=None, **flags):
+    def gemm(self, op, m, k, n, group, block=-1, batch=1, policy=None, operands=None, **flags):
         """policy: 'fp' (FP16), 'mod' (weight-only: recipe weights, FP16 activations), 'quant' (recipe formats);
-        None = the recipe's own policy for the layer named `op`."""
+        None = the recipe's own policy for the layer named `op`.  operands: (X, W) OperandHw of an activation x
+        activation matmul (full-path attention) instead of the recipe's linear formats."""
         r = self.recipe
         policy = r.layer_policy(op) if policy is None else policy
         decoder, block_k = "", 0
-        if policy == "quant" and r.quantizes_activations:
+        if operands is not None:
+            x, w = operands
+            mode, xb, wb = x.mac_mode, x.bits, w.bits
+            decoder, block_k = DECODER_KIND.get(mode, ""), x.block or k
+        elif policy == "quant" and r.quantizes_activations:
             mode, xb, wb = r.mac_mode, r.act_bits, r.weight_bits
             decoder, block_k = DECODER_KIND.get(mode, ""), r.block or k
         elif policy == "mod" and r.weight_only_format != "fp16":
@@ -92,25 +97,32 @@ class _Rows:
             mode, xb, wb = "fp16", FP16_BITS, FP16_BITS
         idx = self._add(op=op, kind="gemm", group=group, block=block, m=m, k=k, n=n, batch=batch, mac_mode=mode,
                         x_bits=xb, w_bits=wb, decoder=decoder, block_k=block_k, **flags)
-        if self._pending_quant is not None and mode not in ("fp16", "w4a16"):
-            self.rows[self._pending_quant]["consumer"] = idx
-        self._pending_quant = None
+        if mode not in ("fp16", "w4a16"):
+            for q in self._pending_quant:
+                self.rows[q]["consumer"] = idx
+        self._pending_quant = []
         return idx
+
+    def quantize_operand(self, op, m, k, operand, group, block=-1):
+        """Online quantization of one operand of an activation x activation matmul (no decomposition)."""
+        self._pending_quant.append(self._add(
+            op=op, kind="quantize", group=group, block=block, m=m, k=k, elems=m * k, x_bits=operand.bits,
+            quantizer=operand.online, dialects_scanned=operand.dialects, block_k=operand.block or k))
 
     def quantize(self, op, m, k, group, block=-1, extra_rows=True):
         """Online activation quantization of an (m, k) input (LUT unit); with decomposition, also the residual
         of the salient rows (vector op + second quantize) and, for each consuming GEMM, extra rows."""
         if not self.recipe.quantizes_activations:
             return 0
-        kw = dict(quantizer=self.recipe.online, dialects_scanned=self.dialects, block_k=self.recipe.block or k)
-        self._pending_quant = self._add(op=op, kind="quantize", group=group, block=block, m=m, k=k, elems=m * k, **kw)
+        kw = dict(quantizer=self.recipe.online, dialects_scanned=self.dialects, block_k=self.recipe.block or k,
+                  x_bits=self.recipe.act_bits)
+        self._pending_quant = [self._add(op=op, kind="quantize", group=group, block=block, m=m, k=k, elems=m * k,
+                                         **kw)]
         ms = ceil(self.recipe.decomp_fraction * m) if extra_rows else 0
         if ms:
-            pending = self._pending_quant
             self.vector(f"{op}.residual", "residual", ms * k, group, block, onchip=True)
             self._add(op=f"{op}.residual_quantize", kind="quantize", group=group, block=block, m=ms, k=k,
                       elems=ms * k, **kw)
-            self._pending_quant = pending
         return ms
 
     def decomp_gemm(self, op, ms, k, n, group, block):
@@ -128,7 +140,7 @@ def build_trace(model="opensora2-256px", recipe="semanticdialect", full_path: bo
     if decomp_fraction is not None:
         from dataclasses import replace
         rec = replace(rec, decomp_fraction=float(decomp_fraction))
-    full_path = bool(full_path or rec.full_path)
+    full_path = bool(full_path or rec.attention)
     steps = shape.steps if steps is None else steps
     branches = shape.cfg_branches if branches is None else branches
     rows = _Rows(rec, steps * branches)
@@ -165,19 +177,24 @@ def _modulation(rows, name, s, chunks, group, block):
 
 
 def _attention(rows: _Rows, prefix: str, s: ModelShape, group, block, full_path: bool):
-    """Joint attention over all tokens, fused (flash-style): scores and probabilities stay on chip."""
+    """Joint attention over all tokens, fused (flash-style): scores and probabilities stay on chip.  With a
+    quantized matmul, both its operands are quantized online (Q, K along the head dim; P, V along the tokens)."""
     L, hd, heads = s.tokens, s.head_dim, s.heads
-    policy = "quant" if full_path else "fp"
+    ops = rows.recipe.attention_operands(what_if=full_path)
     rows.vector(f"{prefix}.rope", "rope", 2 * L * s.hidden, group, block)
-    if full_path:
-        rows.quantize(f"{prefix}.qk_quantize", L, s.hidden, group, block, extra_rows=False)
-    rows.gemm(f"{prefix}.qk", L, hd, L, group, block, batch=heads, policy=policy, y_onchip=True)
+    if "qk" in ops:
+        rows.quantize_operand(f"{prefix}.q_quantize", L, s.hidden, ops["qk"][0], group, block)
+        rows.quantize_operand(f"{prefix}.k_quantize", L, s.hidden, ops["qk"][1], group, block)
+    rows.gemm(f"{prefix}.qk", L, hd, L, group, block, batch=heads, policy="fp", operands=ops.get("qk"),
+              y_onchip=True)
     rows.vector(f"{prefix}.softmax", "softmax", heads * L * L, group, block, onchip=True)
     if rows.recipe.decomp_fraction > 0 or rows.recipe.seda:
         rows.vector(f"{prefix}.colsum", "colsum", heads * L * L, group, block, onchip=True)
-    if full_path:
-        rows.quantize(f"{prefix}.pv_quantize", heads * L, L, group, block, extra_rows=False)
-    rows.gemm(f"{prefix}.pv", L, L, hd, group, block, batch=heads, policy=policy, x_onchip=True)
+    if "pv" in ops:
+        rows.quantize_operand(f"{prefix}.p_quantize", heads * L, L, ops["pv"][0], group, block)
+        rows.quantize_operand(f"{prefix}.v_quantize", L, s.hidden, ops["pv"][1], group, block)
+    rows.gemm(f"{prefix}.pv", L, L, hd, group, block, batch=heads, policy="fp", operands=ops.get("pv"),
+              x_onchip=True)
 
 
 def _linear(rows, name, m, k, n, group, block, quant_input=True):

@@ -10,7 +10,7 @@ from ..cli import CliError
 def register(sub):
     p = sub.add_parser("estimate", help="latency, energy and area of a whole sampling run on a design")
     p.add_argument("--workload", default="opensora2-256px", help="opensora2-256px, opensora2-768px or tiny")
-    p.add_argument("--arch", default="edge", help="design name (edge, edge-large, int8-systolic) or YAML path")
+    p.add_argument("--arch", default="edge", help="a shipped design (configs/arch/*.yaml, e.g. edge, edge-7nm, npu-7nm) or a YAML path")
     p.add_argument("--recipe", default="semanticdialect", help="quantization recipe (see sim.accel.recipes)")
     p.add_argument("--dataflow", choices=("os", "ws"), default=None, help="default: the design's")
     p.add_argument("--full-path", action="store_true", help="quantize the attention matmuls too")
@@ -34,6 +34,8 @@ def run(args) -> int:
     print(f"{rep['workload']} on {rep['arch']} ({rep['dataflow']}), recipe {rep['recipe']}: "
           f"{rep['ops']} distinct ops, {rep['op_instances']} op instances, simulated in {rep['simulated_in_s']:.2f} s")
     print(f"  latency {rep['latency_s']:.4g} s   energy {rep['energy_j']:.4g} J   area {rep['area_total_mm2']:.3f} mm^2")
+    print(f"  attention ({'quantized' if rep['full_path'] else 'FP16'}): {rep['attention_share_of_latency']:.1%} of "
+          f"the latency, {rep['attention_share_of_energy']:.1%} of the energy")
     for title, key, unit in (("latency by op kind", "latency_by_kind_s", "s"),
                              ("energy by component", "energy_by_component_j", "J"),
                              ("area by component", "area_mm2", "mm^2"),
