@@ -30,17 +30,12 @@ class FloatElementFormat:
     values: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        n_codes = 1 << (self.exp_bits + self.man_bits)
-        vals = []
-        for code in range(n_codes):
-            e = code >> self.man_bits
-            m = code & ((1 << self.man_bits) - 1)
-            if e == 0:  # subnormal
-                v = m * 2.0 ** (1 - self.bias - self.man_bits)
-            else:
-                v = (1 + m / (1 << self.man_bits)) * 2.0 ** (e - self.bias)
-            vals.append(np.nan if code in self.has_inf_nan_codes else v)
-        arr = np.array(vals, dtype=np.float64)
+        # every unsigned code at once (FP16 has 32,768: a Python loop here cost 0.3 s of every import)
+        code = np.arange(1 << (self.exp_bits + self.man_bits))
+        e, m = code >> self.man_bits, code & ((1 << self.man_bits) - 1)
+        arr = np.where(e == 0, np.ldexp(m.astype(np.float64), 1 - self.bias - self.man_bits),          # subnormal
+                       np.ldexp(1 + m / (1 << self.man_bits), e - self.bias))
+        arr[list(self.has_inf_nan_codes)] = np.nan
         finite = arr[np.isfinite(arr)]
         if finite.max() != self.max_value:
             raise ValueError(f"{self.name}: derived max {finite.max()} != declared max_value {self.max_value}")
