@@ -2,21 +2,26 @@
 energy and area, and the functional back end "accel" (bit-exact quantized GEMM and LUT-unit quantizer).
 
     from sim.accel import load_arch, build_trace, simulate, estimate
-"""
-import quant
 
-from .engine import SimResult, simulate
-from .estimate import Estimate, estimate
-from .mapping import tile_compute_cycles
-from .recipes import HwRecipe, get_recipe, recipe_names
-from .schema import SpecError
-from .spec import ArchSpec, arch_names, load_arch
-from .specialize import check_runs, scale_array, specialize
-from .trace import Trace, build_trace, gemm_trace
-from .workload import ModelShape, model_shape
+Exports are resolved lazily, so `import sim.accel.schema` (every spec reader) does not import pandas and the
+timing engine.
+"""
+import importlib
+
+import quant
 
 quant.register_backend("accel", "sim.accel.functional")
 
-__all__ = ["SimResult", "simulate", "Estimate", "estimate", "tile_compute_cycles", "HwRecipe",
-           "get_recipe", "recipe_names", "specialize", "scale_array", "check_runs", "SpecError", "ArchSpec", "arch_names", "load_arch", "Trace", "build_trace", "gemm_trace",
-           "ModelShape", "model_shape"]
+_EXPORTS = {"SimResult": "engine", "simulate": "engine", "Estimate": "estimate", "estimate": "estimate",
+            "tile_compute_cycles": "mapping", "HwRecipe": "recipes", "get_recipe": "recipes",
+            "recipe_names": "recipes", "SpecError": "schema", "ArchSpec": "spec", "arch_names": "spec",
+            "load_arch": "spec", "check_runs": "specialize", "scale_array": "specialize", "specialize": "specialize",
+            "Trace": "trace", "build_trace": "trace", "gemm_trace": "trace", "ModelShape": "workload",
+            "model_shape": "workload", "backend_for": "functional"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'sim.accel' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
