@@ -93,7 +93,7 @@ def quantize_rows(reps: int, m: int, k: int, bw: float, device: str = "cuda") ->
         "dialectfp4 lut_argmin D=16": lambda: launch_dialect_quantize(x, quant.DIALECTFP4, 32, LUT_ARGMIN)[-1],
         "D=32 lut_argmin (test book)": lambda: launch_dialect_quantize(x, d32, 32, LUT_ARGMIN)[-1],
         "dialectfp4 two_stage": lambda: launch_dialect_quantize(x, quant.DIALECTFP4, 32, TWO_STAGE)[-1],
-        "mxfp4": lambda: launch_dialect_quantize(x, quant.E2M1_BOOK, 32, NEAREST)[-1],
+        "mxfp4": lambda: launch_dialect_quantize(x, quant.E2M1_BOOK, 32, NEAREST, signed_zero=True)[-1],
         "nvfp4": lambda: launch_scaled_quantize(x, quant.get_format("nvfp4"), 16, 1.0)[-1],
     }
     rows = []

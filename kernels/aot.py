@@ -48,7 +48,8 @@ def _plans(names=None) -> dict:
         "quantize_lut_d32_allowed": lambda: launch_dialect_quantize(x, d32, 32, LUT_ARGMIN, allowed, run=False)[-1],
         "quantize_lut_b16": lambda: launch_dialect_quantize(x, DIALECTFP4, 16, LUT_ARGMIN, run=False)[-1],
         "quantize_two_stage": lambda: launch_dialect_quantize(x, DIALECTFP4, 32, TWO_STAGE, run=False)[-1],
-        "quantize_mxfp4": lambda: launch_dialect_quantize(x, E2M1_BOOK, 32, NEAREST, run=False)[-1],
+        "quantize_mxfp4": lambda: launch_dialect_quantize(x, E2M1_BOOK, 32, NEAREST, run=False,
+                                                          signed_zero=True)[-1],
         "quantize_nvfp4": lambda: launch_scaled_quantize(x, quant.get_format("nvfp4"), 16, 0.5, run=False)[-1],
         "quantize_int4_g128": lambda: launch_scaled_quantize(x, quant.get_format("int4_g128"), 128, 1.0,
                                                              run=False)[-1],
@@ -66,7 +67,7 @@ def _plans(names=None) -> dict:
         "decompose_two_stage": lambda: plan_decompose(x, DIALECTFP4, 32, TWO_STAGE, rmap, 4, None, 1, False,
                                                       run=False)[-1],
         "decompose_mxfp4": lambda: plan_decompose(x, E2M1_BOOK, 32, NEAREST, rmap, 4, None, 1, False,
-                                                  run=False)[-1],
+                                                  run=False, signed_zero=True)[-1],
     }
     return {n: b() for n, b in builders.items() if names is None or n in names}
 

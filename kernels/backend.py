@@ -155,7 +155,7 @@ def _quantize_dialect(x, f: DialectFormat, selector, block, tensor, nonfinite, a
     nb = -(-xt.shape[1] // block)
     al = _allowed_tensor(allowed, xt.shape[0], nb, f.book.size)
     codes, dial, exp, _ = launch_dialect_quantize(xt, f.book, block, mode, allowed=al if mode == LUT_ARGMIN else None,
-                                               threshold=int(knobs.get("threshold", 1)))
+                                               threshold=int(knobs.get("threshold", 1)), signed_zero=f.signed_zero)
     return f.make_qtensor(shape, block, codes.cpu().numpy(), dial.cpu().numpy(), exp.cpu().numpy(), sel.name, knobs)
 
 

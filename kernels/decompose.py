@@ -25,7 +25,7 @@ import triton.language as tl  # noqa: E402
 
 from ._bits import scale_pow2  # noqa: E402
 from ._launch import KernelCall  # noqa: E402
-from .quantize import LUT_ARGMIN, book_tables, half_lanes, select_encode_block  # noqa: E402
+from .quantize import LUT_ARGMIN, book_tables, half_lanes, select_encode_block, sign_code  # noqa: E402
 
 _FLT_MAX = tl.constexpr(FLT_MAX)
 
@@ -39,11 +39,12 @@ def _sanitize(x, SATURATE: tl.constexpr):
 
 
 @triton.jit
-def _dequantize(x, idx, dial, e, MAGS):
-    """DQ = +-h * 2^(e-1) in float32 (exact: h has 4 bits and e - 1 >= -128), sign from x as the encoder set it."""
+def _dequantize(x, idx, dial, e, MAGS, SIGNED_ZERO: tl.constexpr):
+    """DQ = +-h * 2^(e-1) in float32 (exact: h has 4 bits and e - 1 >= -128), sign from x as the encoder set it
+    (a -0 code, SIGNED_ZERO, gives -0.0 as the reference's dequantize does)."""
     h = tl.load(MAGS + dial[:, None] * 8 + idx).to(tl.float32)
     v = scale_pow2(h, e[:, None] - 1)
-    return tl.where((x < 0) & (idx != 0), -v, v)
+    return tl.where(sign_code(x, idx, SIGNED_ZERO) != 0, -v, v)
 
 
 @triton.jit
@@ -57,7 +58,7 @@ def _store_block(CODES, DIAL, EXP, r64, m, rmask, b, j, NB, byte, dial, e, BLOCK
 def decompose_kernel(X, stride_x, R, K, NB, RMAP, CODES, DIAL, EXP, RCODES, RDIAL, REXP, IDX, ERR, MAGS, D,
                      ALLOWED, s_ar, s_ab, s_ad, pair_min, pair_max, threshold, BLOCK: tl.constexpr,
                      HALF: tl.constexpr, BR: tl.constexpr, MODE: tl.constexpr, HAS_ALLOWED: tl.constexpr,
-                     SATURATE: tl.constexpr):
+                     SATURATE: tl.constexpr, SIGNED_ZERO: tl.constexpr):
     b = tl.program_id(1)
     rows = tl.program_id(0) * BR + tl.arange(0, BR)
     rmask = rows < R
@@ -71,18 +72,19 @@ def decompose_kernel(X, stride_x, R, K, NB, RMAP, CODES, DIAL, EXP, RCODES, RDIA
     se = _sanitize(xe, SATURATE)
     so = _sanitize(xo, SATURATE)
     dial, e, byte, ie, io = select_encode_block(se, so, rows, rmask, b, IDX, ERR, MAGS, D, ALLOWED, s_ar, s_ab,
-                                                s_ad, pair_min, pair_max, threshold, MODE, HAS_ALLOWED)
+                                                s_ad, pair_min, pair_max, threshold, MODE, HAS_ALLOWED, SIGNED_ZERO)
     _store_block(CODES, DIAL, EXP, r64, m, rmask, b, j, NB, byte, dial, e, BLOCK)
     rmap = tl.load(RMAP + rows, mask=rmask, other=-1)          # residual row of each row, -1 if not salient
     if tl.max(rmap, axis=0) >= 0:
         has = rmap >= 0
         # residual from the unsanitized input, as the reference composition computes it, then sanitized
-        re = _sanitize(xe - _dequantize(se, ie, dial, e, MAGS), SATURATE)
-        ro = _sanitize(xo - _dequantize(so, io, dial, e, MAGS), SATURATE)
+        re = _sanitize(xe - _dequantize(se, ie, dial, e, MAGS, SIGNED_ZERO), SATURATE)
+        ro = _sanitize(xo - _dequantize(so, io, dial, e, MAGS, SIGNED_ZERO), SATURATE)
         re = tl.where(has[:, None], re, 0.0)
         ro = tl.where(has[:, None], ro, 0.0)
         rdial, rexp, rbyte, _ie, _io = select_encode_block(re, ro, rows, has, b, IDX, ERR, MAGS, D, ALLOWED, s_ar,
-                                                           s_ab, s_ad, pair_min, pair_max, threshold, MODE, False)
+                                                           s_ab, s_ad, pair_min, pair_max, threshold, MODE, False,
+                                                           SIGNED_ZERO)
         rr = tl.maximum(rmap, 0).to(tl.int64)
         _store_block(RCODES, RDIAL, REXP, rr, m & has[:, None], has, b, j, NB, rbyte, rdial, rexp, BLOCK)
 
@@ -125,13 +127,15 @@ def decompose(x2d, fmt, salient_rows, selector=None, block=None, tensor="x", all
     sel = get_selector(selector or f.default_selector).name
     al = _allowed_tensor(allowed, m, -(-k // block), f.book.size)      # validated for every mode
     out = _launch(xt, f.book, block, mode, torch.as_tensor(rmap, device=DEVICE), len(rows),
-                  al if mode == LUT_ARGMIN else None, int(knobs.get("threshold", 1)), nonfinite == "saturate")
+                  al if mode == LUT_ARGMIN else None, int(knobs.get("threshold", 1)), nonfinite == "saturate",
+                  signed_zero=f.signed_zero)
     as_q = lambda shape, c, d, e: f.make_qtensor(shape, block, c.cpu().numpy(), d.cpu().numpy(), e.cpu().numpy(),
                                                  sel, knobs)
     return as_q((m, k), *out[:3]), as_q((len(rows), k), *out[3:6])
 
 
-def _launch(xt, book, block, mode, rmap, n_res, allowed, threshold, saturate, rows_per_program=64, run=True):
+def _launch(xt, book, block, mode, rmap, n_res, allowed, threshold, saturate, rows_per_program=64, run=True,
+            signed_zero=False):
     """Returns (codes, dialect, exponent) of X and of the residual rows, and the KernelCall."""
     r, k = xt.shape
     nb = -(-k // block)
@@ -147,7 +151,7 @@ def _launch(xt, book, block, mode, rmap, n_res, allowed, threshold, saturate, ro
                       (xt, xt.stride(0), r, k, nb, rmap, codes, dial, exp, rc, rd, re, idx, err, mags, book.size, al,
                        *strides, int(mx.min()), int(mx.max()), threshold),
                       dict(BLOCK=block, HALF=half_lanes(block), BR=rows_per_program, MODE=mode,
-                           HAS_ALLOWED=allowed is not None, SATURATE=saturate))
+                           HAS_ALLOWED=allowed is not None, SATURATE=saturate, SIGNED_ZERO=bool(signed_zero)))
     if run:
         call.run()
     return codes, dial, exp, rc, rd, re, call

@@ -82,10 +82,22 @@ def _nearest_index(t, MAGS):
 
 
 @triton.jit
+def sign_code(x, idx, SIGNED_ZERO: tl.constexpr):
+    """The sign bit (8 or 0) of an element with unsigned index idx: x's sign bit (-0.0 included) when
+    SIGNED_ZERO (MXFP4), else only on a non-zero index (canonical zero)."""
+    if SIGNED_ZERO:
+        neg = x.to(tl.int32, bitcast=True) < 0
+    else:
+        neg = (x < 0) & (idx != 0)
+    return neg.to(tl.int32) << 3
+
+
+@triton.jit
 def select_encode_block(xe, xo, rows, rmask, b, IDX, ERR, MAGS, D, ALLOWED, s_ar, s_ab, s_ad, pair_min, pair_max,
-                        threshold, MODE: tl.constexpr, HAS_ALLOWED: tl.constexpr):
+                        threshold, MODE: tl.constexpr, HAS_ALLOWED: tl.constexpr, SIGNED_ZERO: tl.constexpr):
     """One block per row from its even and odd elements (BR, HALF): returns (dialect, exponent, packed bytes,
-    unsigned indices even/odd).  All-zero blocks give dialect 0, exponent -127, codes 0."""
+    unsigned indices even/odd).  All-zero blocks give dialect 0, exponent -127, codes 0 (-0 codes for -0.0
+    elements when SIGNED_ZERO)."""
     ae = tl.abs(xe)
     ao = tl.abs(xo)
     amax = tl.maximum(tl.max(ae, axis=1), tl.max(ao, axis=1))
@@ -104,15 +116,16 @@ def select_encode_block(xe, xo, rows, rmask, b, IDX, ERR, MAGS, D, ALLOWED, s_ar
         ie = tl.load(IDX + dial[:, None] * 32 + qe)
         io = tl.load(IDX + dial[:, None] * 32 + qo)
     dial = tl.where(amax > 0, dial, 0)
-    ce = (((xe < 0) & (ie != 0)).to(tl.int32) << 3) | ie      # canonical zero: no sign bit on index 0
-    co = (((xo < 0) & (io != 0)).to(tl.int32) << 3) | io
+    ce = sign_code(xe, ie, SIGNED_ZERO) | ie
+    co = sign_code(xo, io, SIGNED_ZERO) | io
     return dial, e, ce | (co << 4), ie, io
 
 
 @triton.jit
 def dialect_quantize_kernel(X, stride_x, R, K, NB, CODES, DIAL, EXP, IDX, ERR, MAGS, D, ALLOWED, s_ar, s_ab, s_ad,
                             pair_min, pair_max, threshold, BLOCK: tl.constexpr, HALF: tl.constexpr,
-                            BR: tl.constexpr, MODE: tl.constexpr, HAS_ALLOWED: tl.constexpr):
+                            BR: tl.constexpr, MODE: tl.constexpr, HAS_ALLOWED: tl.constexpr,
+                            SIGNED_ZERO: tl.constexpr):
     b = tl.program_id(1)
     rows = tl.program_id(0) * BR + tl.arange(0, BR)
     rmask = rows < R
@@ -125,7 +138,8 @@ def dialect_quantize_kernel(X, stride_x, R, K, NB, CODES, DIAL, EXP, IDX, ERR, M
     xe = tl.load(base + col[None, :], mask=m & (col < K)[None, :], other=0.0)
     xo = tl.load(base + col[None, :] + 1, mask=m & (col + 1 < K)[None, :], other=0.0)
     dial, e, byte, _ie, _io = select_encode_block(xe, xo, rows, rmask, b, IDX, ERR, MAGS, D, ALLOWED, s_ar, s_ab,
-                                                  s_ad, pair_min, pair_max, threshold, MODE, HAS_ALLOWED)
+                                                  s_ad, pair_min, pair_max, threshold, MODE, HAS_ALLOWED,
+                                                  SIGNED_ZERO)
     tl.store(CODES + r64[:, None] * (NB * (BLOCK // 2)) + (b * (BLOCK // 2) + j)[None, :], byte.to(tl.uint8),
              mask=m)
     tl.store(DIAL + r64 * NB + b, dial.to(tl.uint8), mask=rmask)
@@ -145,10 +159,11 @@ def half_lanes(block: int) -> int:
 
 
 def launch_dialect_quantize(xt, book, block: int, mode: int, allowed=None, threshold: int = 1, rows_per_program=64,
-                            run=True):
+                            run=True, signed_zero: bool = False):
     """Run the dialect kernel on a 2-D float32 tensor: returns (codes uint8 (R, nb*block/2), dialect uint8 (R, nb),
     exponent int8 (R, nb)) on xt's device, and the KernelCall.  `allowed`: uint8 tensor expanded (strides may be
-    0) to (R, nb, D).  run=False only plans the launch (ahead-of-time compilation)."""
+    0) to (R, nb, D).  signed_zero: the format's (MXFP4 keeps the sign bit on zero magnitudes).  run=False only
+    plans the launch (ahead-of-time compilation)."""
     r, k = xt.shape
     nb = -(-k // block)
     dev = xt.device
@@ -163,7 +178,7 @@ def launch_dialect_quantize(xt, book, block: int, mode: int, allowed=None, thres
                       (xt, xt.stride(0), r, k, nb, codes, dial, exp, idx, err, mags, book.size, al, *strides,
                        int(mx.min()), int(mx.max()), int(threshold)),
                       dict(BLOCK=block, HALF=half_lanes(block), BR=rows_per_program, MODE=mode,
-                           HAS_ALLOWED=allowed is not None))
+                           HAS_ALLOWED=allowed is not None, SIGNED_ZERO=bool(signed_zero)))
     if run:
         call.run()
     return codes, dial, exp, call
@@ -171,10 +186,12 @@ def launch_dialect_quantize(xt, book, block: int, mode: int, allowed=None, thres
 
 # ---- float-scaled integer formats (NVFP4, INT4 per group, INT8 per row) --------------------------------------
 @triton.jit
-def _encode_scaled(x, safe, valid, ELEM_INT: tl.constexpr, QMAX: tl.constexpr, BITS: tl.constexpr):
-    """Element codes of x / safe (IEEE division): E2M1 nearest with ties to the even code and saturation at 6,
-    or a symmetric integer rounded half to even and clipped to +-QMAX, as BITS-bit two's complement."""
-    y = tl.math.div_rn(x, safe)
+def _encode_scaled(x, safe, recip, use_recip, valid, ELEM_INT: tl.constexpr, QMAX: tl.constexpr, BITS: tl.constexpr,
+                   SIGNED_ZERO: tl.constexpr):
+    """Element codes of y = x * recip where use_recip, else x / safe (IEEE division): E2M1 nearest with ties to
+    the even code and saturation at 6 (the sign bit kept on zero when SIGNED_ZERO), or a symmetric integer
+    rounded half to even and clipped to +-QMAX, as BITS-bit two's complement."""
+    y = tl.where(use_recip, x * recip, tl.math.div_rn(x, safe))
     a = tl.abs(y)
     if ELEM_INT:
         v = tl.minimum(round_half_even(tl.minimum(a, QMAX + 1.0)), QMAX)
@@ -184,16 +201,19 @@ def _encode_scaled(x, safe, valid, ELEM_INT: tl.constexpr, QMAX: tl.constexpr, B
         code = ((a4 > 1.0).to(tl.int32) + (a4 >= 3.0).to(tl.int32) + (a4 > 5.0).to(tl.int32)
                 + (a4 >= 7.0).to(tl.int32) + (a4 > 10.0).to(tl.int32) + (a4 >= 14.0).to(tl.int32)
                 + (a4 > 20.0).to(tl.int32))
-        code = code | (((y < 0) & (code != 0)).to(tl.int32) << 3)
+        code = code | sign_code(y, code, SIGNED_ZERO)
     return tl.where(valid, code, 0)
 
 
 @triton.jit
-def scaled_quantize_kernel(X, stride_x, R, K, NB, CODES, SCALE, g, BLOCK: tl.constexpr, CH: tl.constexpr,
+def scaled_quantize_kernel(X, stride_x, R, K, NB, CODES, SCALE, g, inv_g, BLOCK: tl.constexpr, CH: tl.constexpr,
                            BR: tl.constexpr, ELEM_MAX: tl.constexpr, ELEM_INT: tl.constexpr, QMAX: tl.constexpr,
-                           BITS: tl.constexpr, SCALE_FMT: tl.constexpr, HAS_G: tl.constexpr):
-    """Pass 1 over the block's chunks finds amax; the block scale is computed in quant's float32 order; pass 2
-    encodes.  Codes: 4-bit packed pairs (BITS=4) or one byte per element (BITS=8)."""
+                           BITS: tl.constexpr, SCALE_FMT: tl.constexpr, HAS_G: tl.constexpr,
+                           SCALE_FLOOR: tl.constexpr, RECIP: tl.constexpr, SIGNED_ZERO: tl.constexpr):
+    """Pass 1 over the block's chunks finds amax; the block scale is computed in quant's float32 order
+    (ScaledIntFormat.block_scales, floor SCALE_FLOOR when > 0); pass 2 encodes, with RECIP by the factor
+    fl32(inv_g / s) where it is finite (ScaledIntFormat.scaled_elements; inv_g = fl32(1 / g) from the host).
+    Codes: 4-bit packed pairs (BITS=4) or one byte per element (BITS=8)."""
     b = tl.program_id(1)
     rows = tl.program_id(0) * BR + tl.arange(0, BR)
     rmask = rows < R
@@ -208,6 +228,8 @@ def scaled_quantize_kernel(X, stride_x, R, K, NB, CODES, SCALE, g, BLOCK: tl.con
     s = tl.math.div_rn(amax, ELEM_MAX)
     if HAS_G:
         s = tl.math.div_rn(s, g)
+    if SCALE_FLOOR > 0:
+        s = tl.maximum(s, SCALE_FLOOR)
     if SCALE_FMT == 1:
         s = round_small_float(s, 3, -6, 448.0)
     elif SCALE_FMT == 2:
@@ -215,15 +237,24 @@ def scaled_quantize_kernel(X, stride_x, R, K, NB, CODES, SCALE, g, BLOCK: tl.con
     else:  # FP32 scale: one ulp down where ELEM_MAX * s overflows (as the reference)
         s = tl.where(s * ELEM_MAX == float("inf"), (s.to(tl.int32, bitcast=True) - 1).to(tl.float32, bitcast=True), s)
     denom = s * g
-    valid = (denom > 0)[:, None]
+    valid = denom > 0
     safe = tl.where(denom > 0, denom, 1.0)[:, None]
+    use_recip = tl.zeros((BR,), tl.int1)
+    recip = tl.zeros((BR,), tl.float32)
+    if RECIP:
+        r = tl.math.div_rn(tl.zeros((BR,), tl.float32) + inv_g, s)
+        use_recip = r < float("inf")                          # finite (r > 0 here)
+        recip = tl.where(use_recip, r, 0.0)
+        valid = valid | use_recip
     tl.store(SCALE + r64 * NB + b, s, mask=rmask)
-    _encode_pass(base, CODES, r64, rmask, b, K, NB, safe, valid, BLOCK, CH, ELEM_INT, QMAX, BITS)
+    _encode_pass(base, CODES, r64, rmask, b, K, NB, safe, recip[:, None], use_recip[:, None], valid[:, None], BLOCK,
+                 CH, ELEM_INT, QMAX, BITS, SIGNED_ZERO)
 
 
 @triton.jit
-def _encode_pass(base, CODES, r64, rmask, b, K, NB, safe, valid, BLOCK: tl.constexpr, CH: tl.constexpr,
-                 ELEM_INT: tl.constexpr, QMAX: tl.constexpr, BITS: tl.constexpr):
+def _encode_pass(base, CODES, r64, rmask, b, K, NB, safe, recip, use_recip, valid, BLOCK: tl.constexpr,
+                 CH: tl.constexpr, ELEM_INT: tl.constexpr, QMAX: tl.constexpr, BITS: tl.constexpr,
+                 SIGNED_ZERO: tl.constexpr):
     """Encode one block chunk by chunk: 4-bit codes as packed even/odd pairs, 8-bit codes one byte each."""
     if BITS == 4:
         j = tl.arange(0, CH // 2)
@@ -232,8 +263,8 @@ def _encode_pass(base, CODES, r64, rmask, b, K, NB, safe, valid, BLOCK: tl.const
             m = rmask[:, None] & ((c0 + 2 * j) < BLOCK)[None, :]
             xe = tl.load(base + col[None, :], mask=m & (col < K)[None, :], other=0.0)
             xo = tl.load(base + col[None, :] + 1, mask=m & (col + 1 < K)[None, :], other=0.0)
-            byte = (_encode_scaled(xe, safe, valid, ELEM_INT, QMAX, 4)
-                    | (_encode_scaled(xo, safe, valid, ELEM_INT, QMAX, 4) << 4))
+            byte = (_encode_scaled(xe, safe, recip, use_recip, valid, ELEM_INT, QMAX, 4, SIGNED_ZERO)
+                    | (_encode_scaled(xo, safe, recip, use_recip, valid, ELEM_INT, QMAX, 4, SIGNED_ZERO) << 4))
             tl.store(CODES + r64[:, None] * (NB * (BLOCK // 2)) + ((b * BLOCK + c0) // 2 + j)[None, :],
                      byte.to(tl.uint8), mask=m)
     else:
@@ -242,7 +273,7 @@ def _encode_pass(base, CODES, r64, rmask, b, K, NB, safe, valid, BLOCK: tl.const
             col = b * BLOCK + c0 + c
             m = rmask[:, None] & (c0 + c < BLOCK)[None, :]
             x = tl.load(base + col[None, :], mask=m & (col < K)[None, :], other=0.0)
-            code = _encode_scaled(x, safe, valid, ELEM_INT, QMAX, 8)
+            code = _encode_scaled(x, safe, recip, use_recip, valid, ELEM_INT, QMAX, 8, SIGNED_ZERO)
             tl.store(CODES + r64[:, None] * (NB * BLOCK) + col[None, :], code.to(tl.uint8), mask=m)
 
 
@@ -258,7 +289,8 @@ def _scale_rounding(fmt) -> int:
 
 def launch_scaled_quantize(xt, fmt, block: int, g: float, rows_per_program=32, run=True):
     """Run the float-scaled kernel: returns (codes uint8, scale float32 (R, nb)) on xt's device, and the
-    KernelCall.  `g` is the tensor scale (a float32 value; 1.0 for formats without one)."""
+    KernelCall.  `g` is the tensor scale (a float32 value; 1.0 for formats without one); its float32 reciprocal
+    is computed here, once, as the reference computes it."""
     from quant.formats import IntElementFormat
     r, k = xt.shape
     nb = -(-k // block)
@@ -267,12 +299,15 @@ def launch_scaled_quantize(xt, fmt, block: int, g: float, rows_per_program=32, r
     codes = torch.empty((r, nb * block * bits // 8), dtype=torch.uint8, device=dev)
     scale = torch.empty((r, nb), dtype=torch.float32, device=dev)
     is_int = isinstance(fmt.element, IntElementFormat)
+    with np.errstate(divide="ignore", over="ignore"):
+        inv_g = float(np.float32(1.0) / np.float32(g))              # fl32(1 / g); inf when it overflows
     call = KernelCall(scaled_quantize_kernel, (triton.cdiv(r, rows_per_program), nb),
-                      (xt, xt.stride(0), r, k, nb, codes, scale, float(g)),
+                      (xt, xt.stride(0), r, k, nb, codes, scale, float(g), inv_g),
                       dict(BLOCK=block, CH=min(triton.next_power_of_2(max(block, 2)), 64), BR=rows_per_program,
                            ELEM_MAX=float(fmt.element_max), ELEM_INT=is_int,
                            QMAX=int(fmt.element.qmax) if is_int else 0, BITS=bits, SCALE_FMT=_scale_rounding(fmt),
-                           HAS_G=fmt.tensor_scale_divisor is not None))
+                           HAS_G=fmt.tensor_scale_divisor is not None, SCALE_FLOOR=float(fmt.scale_floor or 0.0),
+                           RECIP=bool(fmt.reciprocal_scale), SIGNED_ZERO=bool(fmt.signed_zero)))
     if run:
         call.run()
     return codes, scale, call

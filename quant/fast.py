@@ -53,7 +53,7 @@ def _check_two_stage(book: Formatbook, allowed):
         raise ValueError(f"two_stage needs a formatbook of dialect pairs sharing their maximum; {book.name} is not")
 
 
-def _run_select(name, x2d, k_valid, block, n_blocks, e_in, book, allowed, threshold, packed):
+def _run_select(name, x2d, k_valid, block, n_blocks, e_in, book, allowed, threshold, packed, signed_zero=False):
     """Validate like the reference selector, then run the kernel.  Returns (e, dialect, codes)."""
     rows = x2d.shape[0]
     if name == "two_stage":
@@ -66,7 +66,7 @@ def _run_select(name, x2d, k_valid, block, n_blocks, e_in, book, allowed, thresh
     have_e = e_in is not None
     e_arg = e_in if have_e else np.zeros((1, 1), dtype=np.int64)
     fast_select.select_rows(fast_select.KERNEL_SELECTORS[name], x2d, k_valid, block, e_arg, have_e, _tables(book),
-                            view, float(threshold), e_out, dialect, codes, packed)
+                            view, float(threshold), e_out, dialect, codes, packed, signed_zero)
     return e_out, dialect, codes
 
 
@@ -83,16 +83,19 @@ def select_encode(selector: str, xb, e, book, allowed=None, **knobs):
     return dialect, codes.reshape(rows, n_blocks, block)
 
 
-def quantize_dialect(x2d, block: int, book: Formatbook, selector: str = "lut_argmin", allowed=None, **knobs):
+def quantize_dialect(x2d, block: int, book: Formatbook, selector: str = "lut_argmin", allowed=None,
+                     signed_zero: bool = False, **knobs):
     """Fused path for finite float32 (R, K) input: returns (exponent int64 (R, nb), dialect int64 (R, nb),
-    packed codes uint8 (R, nb*block/2)).  nb*block must be even (two codes per byte)."""
+    packed codes uint8 (R, nb*block/2)).  nb*block must be even (two codes per byte).  signed_zero: zero
+    magnitudes keep x's sign bit (the format's `signed_zero`, MXFP4)."""
     x2d = np.ascontiguousarray(x2d, dtype=np.float32)
     rows, k = x2d.shape
     n_blocks = -(-k // block)
     if (n_blocks * block) % 2:
         raise ValueError(f"quantize_dialect packs two codes per byte: nb*block = {n_blocks * block} must be even")
     name = get_selector(selector).name
-    return _run_select(name, x2d, k, block, n_blocks, None, book, allowed, knobs.get("threshold", 1), packed=True)
+    return _run_select(name, x2d, k, block, n_blocks, None, book, allowed, knobs.get("threshold", 1), packed=True,
+                       signed_zero=signed_zero)
 
 
 @njit(cache=True, parallel=True)
@@ -120,7 +123,8 @@ def quantize(x, f, selector=None, block=None, tensor="x", nonfinite="raise", all
     x2d = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
     if not _all_finite(x2d):
         return f.quantize(x, **plain)                     # raises naming the block, or saturates
-    e, dialect, codes = quantize_dialect(x2d, block, f.book, sel.name, allowed=allowed, **knobs)
+    e, dialect, codes = quantize_dialect(x2d, block, f.book, sel.name, allowed=allowed, signed_zero=f.signed_zero,
+                                         **knobs)
     return f.make_qtensor(x.shape, block, codes, dialect, e, sel.name, knobs)
 
 

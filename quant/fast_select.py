@@ -48,14 +48,26 @@ def _any_nonzero(x, k0, k1):
 
 
 @njit(cache=True)
+def _sign8(v):
+    """8 when float v has its sign bit set (-0.0 included), else 0."""
+    return 8 if math.copysign(1.0, v) < 0 else 0
+
+
+@njit(cache=True)
+def _fill_signs(x, k0, k1, sign):
+    for i in range(sign.shape[0]):
+        sign[i] = _sign8(x[k0 + i]) if k0 + i < k1 else 0
+
+
+@njit(cache=True)
 def _scaled_q(x, k0, k1, e, q, sign):
-    """q[i] for x[k0+i] and sign[i] = 8 for negative x; positions at or beyond k1 (K padding) are zero.
-    |x| * 2^(2-e) is exact in float64."""
+    """q[i] for x[k0+i] and sign[i] = 8 for x with its sign bit set (-0.0 included); positions at or beyond k1
+    (K padding) are +0.  |x| * 2^(2-e) is exact in float64."""
     scale = math.ldexp(1.0, 2 - e)
     for i in range(q.shape[0]):
         k = k0 + i
         v = x[k] if k < k1 else np.float32(0.0)
-        sign[i] = 8 if v < 0 else 0
+        sign[i] = _sign8(v)
         t = abs(np.float64(v)) * scale
         whole = np.int64(t) if t < 64.0 else np.int64(64)      # t >= 0: truncation is floor
         up = 1 if (t - whole) >= 0.5 else 0                     # exact fraction compared with one half
@@ -132,25 +144,25 @@ def _two_stage(q, pair_max, a6, b6, threshold):
 
 
 @njit(cache=True)
-def _emit_codes(q, sign, idx_row, codes, r, c0, packed):
-    """code = sign<<3 | IDX[d*][q] with the sign only on a non-zero index (canonical zero), written unpacked
-    or two per byte (low nibble first).  sign[i] is 8 for negative elements, else 0."""
+def _emit_codes(q, sign, idx_row, codes, r, c0, packed, signed_zero):
+    """code = sign<<3 | IDX[d*][q] with the sign only on a non-zero index (canonical zero) unless signed_zero
+    (MXFP4), written unpacked or two per byte (low nibble first).  sign[i] is 8 for negative elements, else 0."""
     n = q.shape[0]
     if not packed:
         for i in range(n):
             idx = idx_row[q[i]]
-            codes[r, c0 + i] = idx | (sign[i] if idx != 0 else 0)
+            codes[r, c0 + i] = idx | (sign[i] if idx != 0 or signed_zero else 0)
     elif c0 % 2 == 0 and n % 2 == 0:                           # whole bytes: no read-modify-write
         for i in range(0, n, 2):
             lo, hi = idx_row[q[i]], idx_row[q[i + 1]]
-            lo |= sign[i] if lo != 0 else 0
-            hi |= sign[i + 1] if hi != 0 else 0
+            lo |= sign[i] if lo != 0 or signed_zero else 0
+            hi |= sign[i + 1] if hi != 0 or signed_zero else 0
             codes[r, (c0 + i) >> 1] = lo | (hi << 4)
     else:
         for i in range(n):
             pos = c0 + i
             idx = idx_row[q[i]]
-            code = idx | (sign[i] if idx != 0 else 0)
+            code = idx | (sign[i] if idx != 0 or signed_zero else 0)
             codes[r, pos >> 1] = (codes[r, pos >> 1] | (code << 4)) if pos % 2 else code
 
 
@@ -168,12 +180,13 @@ def _select_block(sel, x, k0, k1, e, tabs, allowed_row, threshold, q, sign, t, s
 
 @njit(cache=True, parallel=True)
 def select_rows(sel, x2d, k_valid, block, e_in, have_e, tabs, allowed, threshold,
-                e_out, dialect_out, codes_out, packed):
+                e_out, dialect_out, codes_out, packed, signed_zero):
     """Select and encode every block of x2d (R, >=k_valid) float32.
 
     e_in (R, nb) is used when have_e, else the exponent is computed here (fused path) and written to e_out.
     allowed (R, nb, D) bool (may be a broadcast view).  codes_out: (R, nb*block) unpacked or (R, nb*block/2)
-    packed.  Exact-MSE encodes with its own nearest index; other selectors with IDX[d*][q].
+    packed.  Exact-MSE encodes with its own nearest index; other selectors with IDX[d*][q].  signed_zero keeps
+    the sign bit on zero magnitudes (MXFP4), as registry.keep_zero_signs does.
     """
     idx_lut = tabs[0]
     levels, mid2 = tabs[2], tabs[3]
@@ -192,20 +205,21 @@ def select_rows(sel, x2d, k_valid, block, e_in, have_e, tabs, allowed, threshold
             else:
                 e, nonzero = _block_exponent(x, k0, k1)
             e_out[r, b] = e
-            if not nonzero:                                  # all-zero block: dialect 0, codes 0
+            if not nonzero:                                  # all-zero block: dialect 0, codes 0 (or -0)
                 dialect_out[r, b] = 0
                 q[:] = 0
-                _emit_codes(q, q, idx_lut[0], codes_out, r, k0, packed)
+                _fill_signs(x, k0, k1, sign)
+                _emit_codes(q, sign, idx_lut[0], codes_out, r, k0, packed, signed_zero)
                 continue
             d = _select_block(sel, x, k0, k1, e, tabs, allowed[r, b], threshold, q, sign, t, scratch)
             dialect_out[r, b] = d
             if sel == EXACT_MSE:                              # q holds the nearest index itself here
                 for i in range(block):
                     q[i] = _nearest_index(2.0 * t[i], mid2[d])
-                    sign[i] = 8 if (k0 + i < k1 and x[k0 + i] < 0) else 0
-                _emit_codes(q, sign, _IDENTITY8, codes_out, r, k0, packed)
+                _fill_signs(x, k0, k1, sign)
+                _emit_codes(q, sign, _IDENTITY8, codes_out, r, k0, packed, signed_zero)
             else:
-                _emit_codes(q, sign, idx_lut[d], codes_out, r, k0, packed)
+                _emit_codes(q, sign, idx_lut[d], codes_out, r, k0, packed, signed_zero)
 
 
 _IDENTITY8 = np.arange(8, dtype=np.int64)

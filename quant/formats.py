@@ -45,8 +45,11 @@ class FloatElementFormat:
     def bits(self) -> int:
         return 1 + self.exp_bits + self.man_bits
 
-    def encode(self, x: np.ndarray) -> np.ndarray:
-        """Round float values to this format: RNE on the code grid, saturate to +-max_value. Returns codes."""
+    def encode(self, x: np.ndarray, signed_zero: bool = False) -> np.ndarray:
+        """Round float values to this format: RNE on the code grid, saturate to +-max_value. Returns codes.
+
+        A value that rounds to zero gets the +0 code unless `signed_zero`, which keeps x's sign bit (an IEEE
+        cast does: -0.0 and small negatives give the -0 code, as torchao's E2M1 cast does for MXFP4/NVFP4)."""
         x = np.asarray(x, dtype=np.float64)
         mag = np.minimum(np.abs(x), self.max_value)
         grid = np.where(np.isfinite(self.values), self.values, np.inf)
@@ -57,7 +60,7 @@ class FloatElementFormat:
         d_lo = mag - grid[lo]
         take_lo = (d_lo < d_hi) | ((d_lo == d_hi) & (lo % 2 == 0) & (lo != idx))
         code = np.where(take_lo, lo, idx).astype(np.int64)
-        sign = (np.signbit(x) & (code != 0)).astype(np.int64)
+        sign = (np.signbit(x) & ((code != 0) | signed_zero)).astype(np.int64)
         return (sign << (self.exp_bits + self.man_bits)) | code
 
     def decode(self, codes: np.ndarray) -> np.ndarray:

@@ -9,7 +9,8 @@ tests/test_quant_golden.py checks against them.  float32 rounding is `struct` pa
 float64 and rounded once to float32 is correctly rounded (float64 has more than 2*24+2 bits).
 
 MXFP4 and NVFP4 cases also carry codes and scales computed by hand (in the comments below); generating a file
-fails if the spec disagrees with the hand computation.
+fails if the spec disagrees with the hand computation.  Vectors taken from torchao itself (the reference
+implementation of MXFP4/NVFP4) are written by quant/golden_torchao.py.
 """
 from __future__ import annotations
 
@@ -32,8 +33,11 @@ DIALECTFP4 = (                                             # ALGORITHMS.md secti
 
 
 def fl32(v: float) -> float:
-    """Round a Python float to the nearest float32 (ties to even)."""
-    return struct.unpack("<f", struct.pack("<f", v))[0]
+    """Round a Python float to the nearest float32 (ties to even); beyond the float32 range, +-inf."""
+    try:
+        return struct.unpack("<f", struct.pack("<f", v))[0]
+    except OverflowError:                 # struct refuses exactly the values whose rounding overflows
+        return math.copysign(math.inf, v)
 
 
 def _e4m3_values() -> list:
@@ -53,34 +57,54 @@ def _floor_log2(a: float) -> int:
     return math.frexp(a)[1] - 1          # a = m * 2^E with m in [0.5, 1)
 
 
-def _signed(x: float, code: int) -> int:
-    return code | 8 if x < 0 and code != 0 else code
+def _signed(x: float, code: int, signed_zero: bool = False) -> int:
+    """code with x's sign bit: on a non-zero code only (canonical zero), or always when signed_zero (E2M1's -0:
+    -0.0 and negatives that round to 0 get code 8)."""
+    return code | 8 if math.copysign(1.0, x) < 0 and (code != 0 or signed_zero) else code
+
+
+def _e2m1_value(code: int) -> float:
+    return -E2M1_VALUES[code & 7] if code & 8 else E2M1_VALUES[code & 7]      # code 8 gives -0.0
+
+
+def _e2m1_code(v: float) -> int:
+    """Signed E2M1 code of a scaled value: nearest, ties to even, saturating at 6, sign bit kept on zero."""
+    return _signed(v, nearest_code(min(abs(v), E2M1_VALUES[-1]), E2M1_VALUES), signed_zero=True)
 
 
 def mxfp4_block(xs: list) -> tuple:
-    """(exponent, codes, dequantized) of one MXFP4 block: E8M0 2^(floor(log2 amax) - 2), E2M1 RNE, saturate."""
+    """(exponent, codes, dequantized) of one MXFP4 block: E8M0 2^(floor(log2 amax) - 2), E2M1 RNE, saturate,
+    every element keeping its sign bit (-0 code for -0.0 and for negatives that round to 0)."""
     amax = max(abs(x) for x in xs)
-    if amax == 0:
-        return -127, [0] * len(xs), [0.0] * len(xs)
-    e = max(-127, _floor_log2(amax) - 2)
-    codes = [_signed(x, nearest_code(math.ldexp(x, -e), E2M1_VALUES)) for x in xs]
-    deq = [math.copysign(E2M1_VALUES[c & 7], -1.0 if c & 8 else 1.0) * 2.0 ** e for c in codes]
-    return e, codes, [d + 0.0 for d in deq]
+    e = max(-127, _floor_log2(amax) - 2) if amax else -127
+    codes = [_e2m1_code(math.ldexp(x, -e)) for x in xs]        # exact: a power-of-two scaling of a float32
+    return e, codes, [_e2m1_value(c) * 2.0 ** e for c in codes]
+
+
+E4M3_MIN_NORMAL = 2.0 ** -6            # the block-scale floor (torchao clamps to float8_e4m3fn's tiny)
 
 
 def nvfp4_tensor(xs: list, block: int = 16) -> tuple:
-    """(tensor_scale, block scales, codes, dequantized) of one NVFP4 row, in the library's documented order:
-    g = fl32(amax_tensor / 2688); s = E4M3(fl32(fl32(amax_b / 6) / g)); code = E2M1(fl32(x / fl32(s * g)))."""
+    """(tensor_scale, block scales, codes, dequantized) of one NVFP4 row, in torchao mx_formats' float32 order
+    (nvfp4_quantize with per_tensor_scale = amax_tensor / (448 * 6)):
+    g = fl32(amax_tensor / 2688) (1 if that is 0); s = E4M3(max(fl32(fl32(amax_b / 6) / g), 2^-6));
+    r = fl32(fl32(1 / g) / s); code = E2M1(fl32(x * r)) with the sign bit kept on zero (where r overflows, a
+    tensor with amax below about 5e-34: E2M1(fl32(x / fl32(s * g)))); dequantized = fl32(value * fl32(g * s))."""
     g = fl32(max(abs(x) for x in xs) / 2688.0) or 1.0
+    inv_g = fl32(1.0 / g)
     scales, codes, deq = [], [], []
     for b in range(0, len(xs), block):
         blk = xs[b:b + block]
-        s = E4M3_VALUES[nearest_code(fl32(fl32(max(abs(x) for x in blk) / 6.0) / g), E4M3_VALUES)]
-        denom = fl32(s * g)
-        cs = [_signed(x, nearest_code(fl32(x / denom), E2M1_VALUES)) if denom > 0 else 0 for x in blk]
+        s = E4M3_VALUES[nearest_code(max(fl32(fl32(max(abs(x) for x in blk) / 6.0) / g), E4M3_MIN_NORMAL),
+                                     E4M3_VALUES)]
+        r, denom = fl32(inv_g / s), fl32(s * g)
+        if math.isfinite(r):
+            cs = [_e2m1_code(fl32(x * r)) for x in blk]
+        else:
+            cs = [_e2m1_code(fl32(x / denom)) if denom > 0 else 0 for x in blk]
         scales.append(s)
         codes += cs
-        deq += [fl32(fl32(fl32(E2M1_VALUES[c & 7] * (-1.0 if c & 8 else 1.0)) * s) * g) + 0.0 for c in cs]
+        deq += [fl32(_e2m1_value(c) * fl32(g * s)) for c in cs]
     return g, scales, codes, deq
 
 
@@ -147,8 +171,12 @@ MXFP4_CASES = [
          + _sparse(32, {0: 2.0 ** -130, 1: -(2.0 ** -129)}),
          # block 0: amax 2^-125 -> e = -127 (the smallest E8M0 scale): 2^-125 * 2^127 = 4 -> c6; 3*2^-128 -> 1.5 -> c3.
          # block 1: floor(log2 2^-130) - 2 = -132 is clamped to -127: 2^-130 -> 0.125 -> c0; -2^-129 -> -0.25, a tie
-         # 0|0.5 -> c0 (no sign bit on zero): a non-zero block that quantizes to all zeros
-         exponent=[-127, -127], codes=[6, 3] + [0] * 62),
+         # 0|0.5 -> 0 with its sign bit, 8: a non-zero block that quantizes to all zeros
+         exponent=[-127, -127], codes=[6, 3] + [0] * 30 + [0, 8] + [0] * 30),
+    dict(name="signed_zero", x=_sparse(32, {0: 4.0, 1: -0.0, 2: -0.1, 3: -0.25, 4: 0.0, 5: -0.3}) + [-0.0] * 32,
+         # block 0: amax 4 -> e = 0.  4 -> c6; -0.0 -> 8 (E2M1's negative zero); -0.1 -> 0 with sign -> 8;
+         # -0.25 tie 0|0.5 -> 8; +0.0 -> c0; -0.3 nearer 0.5 -> 8|1 = 9.  block 1: all -0.0 -> e = -127, every code 8
+         exponent=[0, -127], codes=[6, 8, 8, 8, 0, 9] + [0] * 26 + [8] * 32),
 ]
 
 # --- NVFP4, block 16; g = tensor scale, s = E4M3 block scale --------------------------------------------------
@@ -172,12 +200,23 @@ NVFP4_CASES = [
          # 6.375/1 -> sat c7; 3/1 = 3 -> c5.  block 2: 7.125/6 = 1.1875, tie 1.125 (001) | 1.25 (010) -> 1.25;
          # 7.125/1.25 = 5.7 -> c7; 3.75/1.25 = 3 -> c5; -0.625/1.25 = -0.5 -> 8|1 = 9
          tensor_scale=1.0, scales=[448.0, 1.0, 1.25], codes=[7] + [0] * 15 + [7, 5] + [0] * 14 + [7, 5, 9] + [0] * 13),
-    dict(name="subnormal_and_zero_block_scales", x=_sparse(16, {0: 2688.0}) + _sparse(16, {0: 0.01, 1: -0.005})
-         + _sparse(16, {0: 0.001}),
-         # g = 1.  block 1: 0.01/6 = 0.0016667, E4M3 subnormal step 2^-9 = 0.00195 -> s = 2^-9 (nearer than 0);
-         # 0.01/2^-9 = 5.12 nearer 6 -> c7; -0.005/2^-9 = -2.56 nearer 3 -> 8|5 = 13.
-         # block 2: 0.001/6 = 0.000167 < 2^-10 (half the smallest subnormal) -> s = 0 -> all codes 0
-         tensor_scale=1.0, scales=[448.0, 2.0 ** -9, 0.0], codes=[7] + [0] * 15 + [7, 13] + [0] * 14 + [0] * 16),
+    dict(name="scale_floor", x=_sparse(16, {0: 2688.0}) + _sparse(16, {0: 0.01, 1: -0.005}) + _sparse(16, {0: 0.001})
+         + [0.0] * 16,
+         # g = 1.  block 1: 0.01/6 = 0.0016667 is below E4M3's smallest normal 2^-6 -> s = 2^-6 (no subnormal
+         # scales); r = 1/2^-6 = 64: 0.01*64 = 0.64 nearer 0.5 -> c1; -0.005*64 = -0.32 nearer 0.5 -> 8|1 = 9.
+         # block 2: 0.001*64 = 0.064 -> c0.  block 3: all zero, amax 0 -> s = 2^-6, codes 0
+         tensor_scale=1.0, scales=[448.0, 2.0 ** -6, 2.0 ** -6, 2.0 ** -6],
+         codes=[7] + [0] * 15 + [1, 9] + [0] * 14 + [0] * 32),
+    dict(name="signed_zero", x=_sparse(16, {0: 6.0, 1: -0.0, 2: -0.001, 3: -0.3}) + [-0.0] * 16,
+         # g = fl32(6/2688) (inexact); s = E4M3(fl32(1/g)) = 448; r = fl32(fl32(1/g)/448) = 1 within an ulp:
+         # 6 -> c7; -0.0 -> 8; -0.001 -> 0 with sign -> 8; -0.3 -> 8|1 = 9.  block 1: all -0.0, s = 2^-6, codes 8
+         tensor_scale=float.fromhex("0x1.24924ap-9"), scales=[448.0, 2.0 ** -6],
+         codes=[7, 8, 8, 9] + [0] * 12 + [8] * 16),
+    dict(name="tiny_tensor_division_fallback", x=_sparse(16, {0: 1e-35}) + _sparse(16, {0: 1e-40, 1: 3e-41}),
+         # g = fl32(1e-35/2688) = 3.72e-39 (subnormal).  block 0: s = 448, r = fl32(fl32(1/g)/448) = 6.0e35 is
+         # finite: 1e-35 * r = 6 -> c7.  block 1: s floored to 2^-6 and fl32(1/g) * 64 overflows, so elements are
+         # divided by fl32(2^-6 * g) = 5.8e-41: 1e-40 -> 1.72 nearer 1.5 -> c3; 3e-41 -> 0.52 nearer 0.5 -> c1
+         scales=[448.0, 2.0 ** -6], codes=[7] + [0] * 15 + [3, 1] + [0] * 14),
 ]
 
 # --- DialectFP4 lut_argmin, block 32 -------------------------------------------------------------------------
@@ -219,7 +258,8 @@ def mxfp4_file() -> dict:
         _check_hand(c, got)
         cases.append({"name": c["name"], "x": x, **got,
                       "dequantized": sum((b[2] for b in blocks), [])[:len(x)]})
-    return {"format": "mxfp4", "block": 32, "spec": "OCP MX v1.0 (ALGORITHMS.md s.6)", "cases": cases}
+    return {"format": "mxfp4", "block": 32, "spec": "OCP MX v1.0, signed zero as torchao (docs/formats.md#mxfp4)",
+            "cases": cases}
 
 
 def nvfp4_file() -> dict:
@@ -230,7 +270,7 @@ def nvfp4_file() -> dict:
         got = {"tensor_scale": g, "scales": scales, "codes": codes}
         _check_hand(c, got)
         cases.append({"name": c["name"], "x": x, **got, "dequantized": deq[:len(x)]})
-    return {"format": "nvfp4", "block": 16, "spec": "NVFP4 (ALGORITHMS.md s.6; order in quant/registry.py)",
+    return {"format": "nvfp4", "block": 16, "spec": "NVFP4, float32 order of torchao mx_formats (docs/formats.md#nvfp4)",
             "cases": cases}
 
 

@@ -35,6 +35,7 @@ class DialectFormat:
     exponent_bits: int = 8
     fixed_selector: bool = False      # MXFP4: the spec fixes the rounding, no selector choice
     provenance: str = ""
+    signed_zero: bool = False         # MXFP4: a zero magnitude keeps x's sign bit (E2M1 has -0, as torchao)
     element_bits = 4
     scale_kind = POW2
     unit = 0.5                        # element integers are half-units
@@ -57,6 +58,8 @@ class DialectFormat:
         book = self.book
         from .backends import get_backend
         dialect, codes = get_backend(backend).select_encode(sel.name, xb, e, book, allowed=allowed, **knobs)
+        if self.signed_zero:
+            codes = keep_zero_signs(xb, codes)
         packed = _pack(codes.reshape(xb.shape[0], xb.shape[1] * block), 4)    # explicit width: rows may be 0
         return self.make_qtensor(shape, block, packed, dialect, e, sel.name, knobs)
 
@@ -75,9 +78,12 @@ class DialectFormat:
         return np.where(codes & 8, -mag, mag)
 
     def dequantize(self, qt: QTensor) -> np.ndarray:
-        v = self.decode_ints(qt).astype(np.float64)
+        """v * 2^(e-1) with v = +-h; the sign is applied to the float, so a -0 code (signed_zero) gives -0.0."""
+        codes = unpack_nibbles(qt.codes).astype(np.int64)
+        d = np.repeat(qt.dialect.astype(np.int64), qt.block, axis=1)
         e = np.repeat(qt.exponent.astype(np.int64), qt.block, axis=1)
-        return _crop(np.ldexp(v, e - 1).astype(np.float32), qt.shape)
+        v = np.ldexp(self.book.magnitudes[d, codes & 7].astype(np.float64), e - 1)
+        return _crop(np.where(codes & 8, -v, v).astype(np.float32), qt.shape)
 
     def bits_per_element(self, qt: QTensor | None = None, block: int | None = None) -> float:
         """Storage bits per element of a tensor (its block), or of this format at `block` (default: its own)."""
@@ -90,6 +96,12 @@ def encode_dialect_codes(xb, e, dialect, idx) -> np.ndarray:
     idx = np.where(np.any(xb != 0, axis=-1, keepdims=True), idx, 0)
     sign = np.signbit(xb) & (idx != 0)
     return ((sign.astype(np.int64) << 3) | idx).astype(np.uint8)
+
+
+def keep_zero_signs(xb, codes) -> np.ndarray:
+    """Codes with x's sign bit on every element, zero magnitudes included (signed-zero formats: MXFP4).  Non-zero
+    codes already carry it, so only zero codes change: -0.0 and negatives that round to 0 get the -0 code (8)."""
+    return (codes | (np.signbit(xb).astype(np.uint8) << 3)).astype(np.uint8)
 
 
 def _crop(x2d: np.ndarray, shape) -> np.ndarray:
@@ -107,6 +119,9 @@ class ScaledIntFormat:
     element_max: float               # largest element magnitude (6 for E2M1, qmax for INT)
     tensor_scale_divisor: float | None = None   # NVFP4: s_tensor = amax_tensor / (6 * 448)
     provenance: str = ""
+    signed_zero: bool = False        # NVFP4: a zero element keeps x's sign bit (E2M1 has -0, as torchao)
+    scale_floor: float | None = None  # NVFP4: block scales below it are raised to it before rounding (torchao)
+    reciprocal_scale: bool = False   # NVFP4: x * fl32(fl32(1/g) / s) instead of x / fl32(s * g) (torchao)
     scale_kind = FLOAT
 
     @property
@@ -125,34 +140,59 @@ class ScaledIntFormat:
         shape = tuple(np.shape(x))
         block = check_block(self, block) or (shape[-1] if shape else 1)
         xb = as_blocks(x, block, tensor, nonfinite)
-        f32 = np.float32
         amax = np.abs(xb).max(axis=-1)                                   # float32 (R, nb)
-        g = f32(1.0)
-        if self.tensor_scale_divisor is not None:
-            g = f32(f32(amax.max(initial=0.0)) / f32(self.tensor_scale_divisor))
-            if g == 0:
-                g = f32(1.0)
-        # block scale: amax / element_max / g, rounded to the scale format (saturating), computed in float32
+        g = self.tensor_scale_of(amax.max(initial=0.0))
+        s = self.block_scales(amax, g)
+        scaled, valid = self.scaled_elements(xb, s, g)
+        if isinstance(self.element, FloatElementFormat):
+            codes = self.element.encode(scaled, signed_zero=self.signed_zero)   # sign<<3 | code (RNE, saturate)
+        else:
+            codes = self.element.encode(scaled) & ((1 << self.element.bits) - 1)
+        codes = np.where(valid[..., None], codes, 0)
+        r, nb = xb.shape[:2]
+        return QTensor(self.name, shape, block, _pack(codes.reshape(r, nb * block), self.element_bits),
+                       np.zeros(s.shape, dtype=np.uint8), scale=s, tensor_scale=float(g))
+
+    def tensor_scale_of(self, amax_tensor) -> np.float32:
+        """g = fl32(amax_tensor / divisor); 1.0 for formats without a tensor scale and where g is 0."""
+        f32 = np.float32
+        if self.tensor_scale_divisor is None:
+            return f32(1.0)
+        g = f32(f32(amax_tensor) / f32(self.tensor_scale_divisor))
+        return g if g != 0 else f32(1.0)
+
+    def block_scales(self, amax, g) -> np.ndarray:
+        """float32 (R, nb): fl32(amax / element_max), then fl32(s / g) with a tensor scale, raised to scale_floor,
+        then rounded to the scale format (nearest-even, saturating)."""
+        f32 = np.float32
         s = (amax / f32(self.element_max)).astype(f32)
         if self.tensor_scale_divisor is not None:
             s = (s / g).astype(f32)
+        if self.scale_floor is not None:
+            s = np.maximum(s, f32(self.scale_floor))
         if self.scale_format is not None:
-            s = self.scale_format.round(s).astype(f32)
-        else:  # FP32 scale: step down one ulp where element_max * s would overflow (amax near FLT_MAX)
-            with np.errstate(over="ignore"):
-                s = np.where(np.isinf(s * f32(self.element_max)), np.nextafter(s, f32(0)), s).astype(f32)
+            return self.scale_format.round(s).astype(f32)
+        with np.errstate(over="ignore"):   # FP32 scale: one ulp down where element_max * s would overflow
+            return np.where(np.isinf(s * f32(self.element_max)), np.nextafter(s, f32(0)), s).astype(f32)
+
+    def scaled_elements(self, xb, s, g) -> tuple:
+        """(x in element units, float32; per-block validity).  fl32(x / fl32(s * g)); with reciprocal_scale
+        fl32(x * fl32(fl32(1 / g) / s)) wherever that factor is finite (it overflows only for tensors with
+        amax below about 5e-34, which fall back to the division).  A block with s * g = 0 encodes zeros."""
+        f32 = np.float32
+        ok = np.zeros(s.shape, dtype=bool)
+        if self.reciprocal_scale:
+            with np.errstate(divide="ignore", over="ignore"):
+                r = ((f32(1.0) / g) / s).astype(f32)
+            ok = np.isfinite(r)
+            if ok.all():                                   # the usual case: no division at all
+                return (xb * r[..., None]).astype(f32), ok
         denom = (s * g).astype(f32)
-        safe = np.where(denom > 0, denom, f32(1.0))
-        scaled = (xb / safe[..., None]).astype(f32)                     # fl32 division, then element rounding
-        if isinstance(self.element, FloatElementFormat):
-            codes = self.element.encode(scaled)                          # sign<<3 | e2m1 code (RNE, saturate)
-            codes = np.where(denom[..., None] > 0, codes, 0)
-        else:
-            ints = np.where(denom[..., None] > 0, self.element.encode(scaled), 0)
-            codes = ints & ((1 << self.element.bits) - 1)
-        r, nb = xb.shape[:2]
-        return QTensor(self.name, shape, block, _pack(codes.reshape(r, nb * block), self.element_bits),
-                       np.zeros(s.shape, dtype=np.uint8), scale=s.astype(f32), tensor_scale=float(g))
+        valid = denom > 0
+        scaled = (xb / np.where(valid, denom, f32(1.0))[..., None]).astype(f32)
+        if ok.any():
+            scaled = np.where(ok[..., None], (xb * np.where(ok, r, f32(0))[..., None]).astype(f32), scaled)
+        return scaled, valid | ok
 
     def decode_ints(self, qt: QTensor) -> np.ndarray:
         codes = qt.element_codes().astype(np.int64)
@@ -163,11 +203,15 @@ class ScaledIntFormat:
         return np.where(codes >= (1 << (bits - 1)), codes - (1 << bits), codes)
 
     def dequantize(self, qt: QTensor) -> np.ndarray:
+        """fl32(v * fl32(tensor_scale * s)) (torchao's NVFP4 order; for formats without a tensor scale it is
+        v * s).  E2M1 values carry their sign as floats, so the -0 code gives -0.0."""
         f32 = np.float32
-        v = (self.decode_ints(qt).astype(f32) * f32(self.unit)).astype(f32)
-        s = np.repeat(qt.scale, qt.block, axis=1)
-        x = ((v * s).astype(f32) * f32(qt.tensor_scale)).astype(f32)
-        return _crop(x, qt.shape)
+        if isinstance(self.element, FloatElementFormat):
+            v = self.element.decode(qt.element_codes()).astype(f32)
+        else:
+            v = self.decode_ints(qt).astype(f32)
+        s = (f32(qt.tensor_scale) * np.repeat(qt.scale, qt.block, axis=1)).astype(f32)
+        return _crop((v * s).astype(f32), qt.shape)
 
     def bits_per_element(self, qt: QTensor | None = None, block: int | None = None) -> float:
         """Storage bits per element of a tensor (its block), or of this format at `block` (default: its own;
@@ -243,12 +287,15 @@ def _register_books_as_formats():
 
 
 register_format(DialectFormat(
-    "mxfp4", E2M1_BOOK.name, default_selector="exact_mse", fixed_selector=True,
-    provenance="OCP MX v1.0: block 32, E2M1 elements RNE with saturation, E8M0 scale 2^(floor(log2 amax)-2)"))
+    "mxfp4", E2M1_BOOK.name, default_selector="exact_mse", fixed_selector=True, signed_zero=True,
+    provenance="OCP MX v1.0: block 32, E2M1 elements RNE with saturation, E8M0 scale 2^(floor(log2 amax)-2); "
+               "signed zero as torchao mx_formats (docs/formats.md#mxfp4)"))
 register_format(ScaledIntFormat(
     "nvfp4", E2M1, FP8_E4M3, default_block=16, element_max=6.0, tensor_scale_divisor=6.0 * 448.0,
+    signed_zero=True, scale_floor=2.0 ** (1 - FP8_E4M3.bias), reciprocal_scale=True,
     provenance="NVIDIA NVFP4: block 16, E2M1 elements, E4M3 block scale of amax/6 after FP32 tensor scale "
-               "amax_tensor/(6*448); [ours] division order documented in ALGORITHMS.md s.6/s.7"))
+               "amax_tensor/(6*448); float32 order, scale floor and signed zero of torchao mx_formats "
+               "nvfp4_quantize (docs/formats.md#nvfp4)"))
 register_format(ScaledIntFormat("int4_g32", INT4, FP16, default_block=32, element_max=7.0,
                                 provenance="symmetric INT4 per group of 32, FP16 scale amax/7, RNE"))
 register_format(ScaledIntFormat("int4_g128", INT4, FP16, default_block=128, element_max=7.0,

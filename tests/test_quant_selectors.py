@@ -75,8 +75,9 @@ def ref_two_stage(block, book, threshold=1):
     return d, e, [nearest_index(Fraction(q, 2), book.magnitudes[d]) for q in qs]
 
 
-def signed_codes(block, idx):
-    return [i | 8 if (v < 0 and i) else i for v, i in zip(block, idx)]
+def signed_codes(block, idx, signed_zero=False):
+    """sign << 3 | idx: the sign on a non-zero index only (canonical zero), or on every element (MXFP4)."""
+    return [i | 8 if (np.signbit(v) and (i or signed_zero)) else i for v, i in zip(block, idx)]
 
 
 def blocks_for_tests(seed=0, n=60):
@@ -134,7 +135,7 @@ def test_mxfp4_is_exact_mse_over_e2m1():
     q = quant.quantize(x, "mxfp4")
     for r, block in enumerate(x):
         _, e, idx = ref_exact_mse(block, quant.E2M1_BOOK)
-        assert int(q.exponent[r, 0]) == e and q.element_codes()[r].tolist() == signed_codes(block, idx)
+        assert int(q.exponent[r, 0]) == e and q.element_codes()[r].tolist() == signed_codes(block, idx, True)
 
 
 @pytest.mark.parametrize("threshold", [1, 0, 3])
@@ -180,7 +181,11 @@ def test_zero_blocks(fmt, selector):
     zero[2, 1] = False
     assert (q.dialect[zero] == 0).all() and (q.exponent[zero] == -127).all()
     codes = q.element_codes().reshape(3, 3, 32)
-    assert (codes[zero] == 0).all() and q.exponent[2, 1] == -2
+    neg_zero = 8 if fmt == "mxfp4" else 0                      # MXFP4 keeps E2M1's -0 (torchao); others canonical
+    row1 = codes[1].reshape(-1)
+    assert (codes[0] == 0).all() and (codes[2][zero[2]] == 0).all()
+    assert (row1[:70] == neg_zero).all() and (row1[70:] == 0).all()   # K padding is +0
+    assert q.exponent[2, 1] == -2
 
 
 # ---- the block exponent: every exponent in range ------------------------------------------------------------

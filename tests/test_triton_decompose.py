@@ -73,3 +73,15 @@ def test_gemm_with_fused_residual_matches_reference():
     ref = quant.qgemm(qx, qw, residual=qr, residual_rows=rows)
     tri = quant.qgemm(qx, qw, residual=qr, residual_rows=rows, backend="triton")
     np.testing.assert_array_equal(tri.view(np.int32), ref.view(np.int32))
+
+
+def test_mxfp4_signed_zero_in_salient_rows():
+    """MXFP4 keeps E2M1's -0: a -0.0 element dequantizes to -0.0, so its residual -0.0 - (-0.0) is +0.0 (code 0),
+    while a negative element that rounds to -0 is its own residual; the fused kernel's in-register dequantize
+    must give the same signed zeros as the reference composition."""
+    x = cases.mixed_inputs(np.random.default_rng(6), 6, 64, 32)
+    x[10, ::3] = -0.0
+    rows = [1, 2, 10]                                       # all -0.0; subnormals rounding to -0; mixed
+    qx, qr = assert_same(x, "mxfp4", rows)
+    assert (qx.element_codes()[1] == 8).all() and (qr.element_codes()[0] == 0).all()
+    assert (qx.element_codes()[2] == 8).any() and (qr.element_codes()[1] & 8).any()

@@ -98,7 +98,8 @@ def test_float_scaled_formats_match_reference(fmt, k, kind):
 
 def test_nvfp4_scale_underflow_and_ties():
     """Tensor max 2688 makes the tensor scale g = 1 exactly, so block scales amax/6 land on chosen E4M3 values:
-    ties between normal codes, between subnormal codes, and between 0 and the smallest subnormal."""
+    ties between normal codes, and scales below E4M3's smallest normal (rows 2-4, and the zero row 6) that are
+    raised to the floor 2^-6 (torchao's clamp), where r = 64 keeps the element ties exact."""
     amaxes = [6.375, 7.125, 18 * 2.0 ** -10, 6 * 2.0 ** -10, 6 * 2.0 ** -11, 6.0 * 1.0625 * 64, 0.0, 2688.0]
     x = np.zeros((len(amaxes), 32), dtype=np.float32)
     ties = np.array([0.25, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0, -1.25], dtype=np.float32)
@@ -107,7 +108,22 @@ def test_nvfp4_scale_underflow_and_ties():
         x[i, 8] = a
         x[i, 16:] = np.float32(a) * np.linspace(-1, 1, 16, dtype=np.float32)
     ref = assert_same(x, "nvfp4")
-    assert ref.tensor_scale == 1.0 and ref.scale[0, 0] == 1.0 and ref.scale[1, 0] == 1.25 and ref.scale[3, 0] == 0
+    assert ref.tensor_scale == 1.0 and ref.scale[0, 0] == 1.0 and ref.scale[1, 0] == 1.25
+    assert (ref.scale[[2, 3, 4, 6], 0] == 2.0 ** -6).all()
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")     # the interpreter's fl32(1/g) / s overflows on purpose
+def test_nvfp4_signed_zeros_and_tiny_tensor_fallback():
+    """E2M1's -0 kept for -0.0 and for negatives that round to zero; and a tensor so small that fl32(1/g) / s
+    overflows in some blocks, where the kernel divides by fl32(s * g) as the reference does."""
+    x = np.zeros((3, 32), dtype=np.float32)
+    x[0, 0], x[0, 1:8] = 3.0, [-0.0, -1e-3, -0.01, 0.0, -0.3, 1e-3, -2.9]
+    x[1] = -0.0
+    x[2, 0], x[2, 16], x[2, 17] = 1e-35, 1e-40, -3e-41
+    ref = assert_same(x, "nvfp4")
+    assert (ref.element_codes()[1] == 8).all() and ref.element_codes()[0, 1:4].tolist() == [8, 8, 8]
+    ref_tiny = assert_same(x[2:], "nvfp4")
+    assert ref_tiny.element_codes()[0, 16:18].tolist() == [3, 9]
 
 
 def test_exact_mse_weights_run_on_the_host():

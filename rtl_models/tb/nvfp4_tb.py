@@ -122,7 +122,8 @@ async def nvfp4_add_matches_numpy(dut):
 
 def gemm_operands(m: int, n: int, k: int, seed: int):
     """X (m, k), W (n, k) float32 with NVFP4 corners: W holds the tensor maximum (its block scale is E4M3's 448),
-    X row 1 has an all-zero block (scale 0) and a block 10^-5 below the tensor maximum (a subnormal E4M3 scale)."""
+    X row 1 has an all-zero block and a block 10^-5 below the tensor maximum, both at the block-scale floor 2^-6
+    (E4M3 code 0x08; quant, like torchao, makes no zero or subnormal scales; the step test covers those codes)."""
     rng = np.random.default_rng(seed)
     x = rng.standard_t(4, size=(m, k)).astype(F32)
     w = (0.05 * rng.standard_normal((n, k))).astype(F32)
