@@ -3,7 +3,7 @@
     python bench/bench_triton.py [--quick] [--reps 20] [--csv out.csv]
 
 - quantize: bytes moved per second as a fraction of a device-to-device copy's (torch clone, read + write);
-- GEMM: TFLOP/s at 4096^3 and at Open-Sora 2.0 layer shapes (M = 8,828 tokens; K x N from MODEL.md) against
+- GEMM: TFLOP/s at 4096^3 and at Open-Sora 2.0 layer shapes (M = 8,828 tokens; K x N from docs/model.md#layer-names) against
   torch.matmul in bfloat16, plus a bit-exactness self-check against the NumPy reference on a small GEMM;
 - memory: packed weight bytes (codes + per-block dialect id and exponent/scale) against bf16.
 

@@ -1,4 +1,4 @@
-"""Fused activation decomposition (ALGORITHMS.md section 4): one pass over X quantizes every row and, for the
+"""Fused activation decomposition (docs/features.md#decomposition): one pass over X quantizes every row and, for the
 salient rows, computes the residual R = X - DQ(Q(X)) from the codes still in registers and quantizes R with its
 own exponents and dialects.  Same results, bit for bit, as quant.decompose.decompose (the reference
 composition quantize -> dequantize -> subtract -> quantize), which the tests compare against.

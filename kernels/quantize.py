@@ -3,7 +3,7 @@ integer formats (NVFP4, INT4 per group, INT8 per row), each beside its launcher.
 
 Every kernel program handles BR rows x one block of one 2-D float32 tensor (R, K); lanes beyond K read 0, which
 is exactly the reference's zero padding.  4-bit codes are produced as even/odd element pairs so that one byte
-holds element 2j in its low nibble and 2j+1 in its high nibble (ALGORITHMS.md section 8).
+holds element 2j in its low nibble and 2j+1 in its high nibble (docs/formats.md#qtensor).
 """
 from __future__ import annotations
 

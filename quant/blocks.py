@@ -1,4 +1,4 @@
-"""Blocking along K, the shared block exponent and the 5-bit intermediate (ALGORITHMS.md section 2).
+"""Blocking along K, the shared block exponent and the 5-bit intermediate (docs/formats.md#block-exponent).
 
 All arithmetic that decides a code is exact: exponents come from `frexp` (the float's exponent bits, subnormals
 included), scaling by 2^k happens in float64 (exact for every float32 input), and rounding compares against

@@ -1,6 +1,6 @@
 """Calibration data for a learned formatbook: the inputs of a model's quantized linears, as 32-element blocks.
 
-ALGORITHMS.md s.3 [ours]: the default D=32 book is DialectFP4 plus 16 grids chosen greedily to minimize the
+docs/formats.md#dialectfp4-32 [ours]: the default D=32 book is DialectFP4 plus 16 grids chosen greedily to minimize the
 lut_argmin error on calibration activations.  This module is model-agnostic (torch is imported lazily, like
 quant/torch_layers.py): forward pre-hooks on the nn.Linear modules that a recipe's policy quantizes in FULL
 (weights and activations) record their input rows while a caller-supplied `drive(model)` runs the model (for

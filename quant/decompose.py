@@ -1,4 +1,4 @@
-"""Activation decomposition (ALGORITHMS.md s.4): R = X - DQ(Q(X)); the salient rows' residual is quantized again
+"""Activation decomposition (docs/features.md#decomposition): R = X - DQ(Q(X)); the salient rows' residual is quantized again
 with its own block exponents and dialects, and the GEMM adds Q(R_salient) W^T in its own accumulator:
 `Y = Q(X) W^T + Q(R_salient) W^T` (quant.qgemm(qx, qw, residual=qr, residual_rows=rows)).
 

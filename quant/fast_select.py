@@ -27,7 +27,7 @@ _Q_MAX = 31
 
 @njit(cache=True)
 def _block_exponent(x, k0, k1):
-    """Shared exponent of x[k0:k1] (ALGORITHMS.md s.2), and whether the block has a non-zero element."""
+    """Shared exponent of x[k0:k1] (docs/formats.md#block-exponent), and whether the block has a non-zero element."""
     amax = np.float32(0.0)
     for k in range(k0, k1):
         a = abs(x[k])

@@ -1,4 +1,4 @@
-"""The quantized GEMM Y = X W^T per the arithmetic contract (ALGORITHMS.md section 7): the readable reference.
+"""The quantized GEMM Y = X W^T per the arithmetic contract (docs/arithmetic-contract.md): the readable reference.
 
 For X (M x K) and W (N x K), both block-quantized along K with the same block size:
 1. element integers v (half-units for dialect formats, integers for INT, half-units of E2M1 for NVFP4);

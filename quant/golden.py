@@ -3,7 +3,7 @@
     python -m quant.golden            # compare the committed tests/golden/*.json with what the spec gives now
     python -m quant.golden --regen    # rewrite them, printing the diff versus the committed files
 
-The spec here is written from ALGORITHMS.md sections 2, 3 and 6 with plain Python floats and the `math` and
+The spec here is written from docs/formats.md (block exponent, LUT formatbook, baselines) with plain Python floats and the `math` and
 `struct` modules only (no NumPy, nothing from quant/), so the files are independent of the library that
 tests/test_quant_golden.py checks against them.  float32 rounding is `struct` packing: a float32 +, *, / done in
 float64 and rounded once to float32 is correctly rounded (float64 has more than 2*24+2 bits).
@@ -24,7 +24,7 @@ from pathlib import Path
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "tests" / "golden"
 E2M1_VALUES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)   # unsigned codes 0..7
-DIALECTFP4 = (                                             # ALGORITHMS.md section 1, half-units
+DIALECTFP4 = (                                             # docs/formats.md#dialectfp4, half-units
     (0, 1, 2, 3, 4, 6, 11, 15), (0, 1, 2, 3, 4, 6, 9, 15), (0, 1, 2, 3, 4, 6, 11, 14), (0, 1, 2, 3, 4, 6, 9, 14),
     (0, 1, 2, 3, 4, 6, 10, 13), (0, 1, 2, 3, 4, 6, 8, 13), (0, 1, 2, 3, 4, 6, 10, 12), (0, 1, 2, 3, 4, 6, 8, 12),
     (0, 1, 2, 3, 4, 6, 9, 11), (0, 1, 2, 3, 4, 6, 7, 11), (0, 1, 2, 3, 4, 6, 9, 10), (0, 1, 2, 3, 4, 6, 7, 10),
@@ -109,7 +109,7 @@ def nvfp4_tensor(xs: list, block: int = 16) -> tuple:
 
 
 def lut_argmin_block(xs: list, book=DIALECTFP4) -> tuple:
-    """(dialect, exponent, codes) of one block under lut_argmin (ALGORITHMS.md sections 2-3)."""
+    """(dialect, exponent, codes) of one block under lut_argmin (docs/formats.md#block-exponent)."""
     amax = max(abs(x) for x in xs)
     if amax == 0:
         return 0, -127, [0] * len(xs)
@@ -283,7 +283,7 @@ def lut_file() -> dict:
                "codes": sum((b[2] for b in blocks), [])}
         _check_hand(c, got)
         cases.append({"name": c["name"], "x": x, **got})
-    return {"format": "dialectfp4", "selector": "lut_argmin", "block": 32, "spec": "ALGORITHMS.md s.2-3",
+    return {"format": "dialectfp4", "selector": "lut_argmin", "block": 32, "spec": "docs/formats.md#block-exponent",
             "cases": cases}
 
 

@@ -1,4 +1,4 @@
-"""Learning a formatbook from calibration data (ALGORITHMS.md section 3, "scaling the formatbook") [ours].
+"""Learning a formatbook from calibration data (docs/formats.md#dialectfp4-32, "scaling the formatbook") [ours].
 
 The search space is every 8-level grid of half-units that contains 0 and fits 4 bits: 0 plus 7 distinct
 magnitudes out of 1..15, C(15, 7) = 6435 grids.  Starting from a base book, a greedy loop adds the grid that most

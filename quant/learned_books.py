@@ -5,7 +5,7 @@ quant/calibrate.py) and printed by `quant.learn.freeze_source(book)`, pasted bel
 that reproduce it (`sim study --calibrate-book FILE` writes both; tests/test_study.py checks the book's shape and
 provenance, and a slow test re-runs the calibration and compares every dialect).
 
-dialectfp4-32 [ours]: the default D=32 book of SemanticDialect (ALGORITHMS.md s.3) -- DialectFP4's 16 dialects
+dialectfp4-32 [ours]: the default D=32 book of SemanticDialect (docs/formats.md#dialectfp4-32) -- DialectFP4's 16 dialects
 (ids 0-15 unchanged) plus 16 grids chosen greedily to minimize lut_argmin error on the inputs of the FULL
 linears of the shipped tiny VDiT, sampled in FP on CALIBRATION prompts only (never the evaluation prompts).
 """

@@ -1,6 +1,6 @@
 """QTensor: one container for every block-quantized tensor, and its exact byte serialization.
 
-Layout (ALGORITHMS.md section 8): codes two 4-bit codes per byte, low nibble first, row-major along K (8-bit
+Layout (docs/formats.md#qtensor): codes two 4-bit codes per byte, low nibble first, row-major along K (8-bit
 formats: one byte per element); per block a dialect id and either an int8 exponent (power-of-two scaled formats)
 or a float32 scale (formats with arbitrary-mantissa scales: NVFP4's E4M3, INT4's FP16, INT8's FP32).
 

@@ -1,4 +1,4 @@
-"""Quantization recipes: frozen data naming what every linear of a VDiT becomes (ALGORITHMS.md s.4-6, MODEL.md).
+"""Quantization recipes: frozen data naming what every linear of a VDiT becomes (docs/features.md, docs/model.md).
 
 A recipe is printable, round-trips through a dict and YAML exactly, and is saved with every result.  Named
 recipes live in a small registry (`recipe(name)`, `recipe_names()`); a YAML file path works too.
@@ -105,7 +105,7 @@ class Seda:
                 raise QuantError(f"seda.{k} must be >= 1, got {getattr(self, k)}")
 
 
-# MODEL.md default policy: embedders and the final layer FP, modulation W4A16, every other block linear full.
+# docs/features.md#policy default policy: embedders and the final layer FP, modulation W4A16, every other block linear full.
 FP_EDGE_LAYERS = r"img_in|cond_in|txt_in|time_in\..*|vector_in\..*|final_layer\..*"
 MODULATION = r"double_blocks\.\d+\.(img|txt)_mod\.lin|single_blocks\.\d+\.modulation\.lin"
 BLOCK_LINEARS = r"(double|single)_blocks\.\d+\..*"
@@ -349,7 +349,7 @@ def recipe(name) -> Recipe:
 
 
 # --- the named recipes ---------------------------------------------------------------------------------------
-_PROV_4BIT = "[ours] policy per MODEL.md: embedders/final layer FP, modulation weight-only, block linears full"
+_PROV_4BIT = "[ours] policy per docs/features.md#policy: embedders/final layer FP, modulation weight-only, block linears full"
 
 
 def _four_bit(name: str, fmt: str, note: str) -> Recipe:

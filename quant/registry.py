@@ -19,7 +19,7 @@ from .formatbooks import E2M1_BOOK, Formatbook, formatbook
 from .formats import E2M1, FP8_E4M3, FP16, INT4, INT8, FloatElementFormat
 from .qtensor import QTensor, pack_nibbles, unpack_nibbles
 
-POW2, FLOAT = "pow2", "float"   # scale kinds of the arithmetic contract (ALGORITHMS.md section 7)
+POW2, FLOAT = "pow2", "float"   # scale kinds of the arithmetic contract (docs/arithmetic-contract.md#operands)
 
 
 def _pack(codes2d: np.ndarray, element_bits: int) -> np.ndarray:

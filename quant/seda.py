@@ -1,4 +1,4 @@
-"""SeDA: semantic-aware dialect assignment (ALGORITHMS.md s.5) [paper: correlated tokens share a sub-formatbook;
+"""SeDA: semantic-aware dialect assignment (docs/features.md#seda) [paper: correlated tokens share a sub-formatbook;
 every detail below is ours].
 
 1. The formatbook (D dialects) is partitioned into S sub-formatbooks of D/S dialects (`partition_book`).

@@ -186,7 +186,7 @@ def test_lut_exhaustive(which, request):
         for q in range(32):
             assert (idx[d, q], err[d, q]) == brute_lut_entry(book.magnitudes[d], q), (d, q)
     if which == "dialectfp4":
-        assert err.max() < 256                              # ALGORITHMS.md s.3: ERR fits 8 bits
+        assert err.max() < 256                              # docs/formats.md#lut-formatbook: ERR fits 8 bits
 
 
 @pytest.mark.parametrize("which", ["dialectfp4", "learned32"])

@@ -1,5 +1,5 @@
 """The quantized GEMM reference against a loop-by-loop re-implementation of the arithmetic contract
-(ALGORITHMS.md section 7), compared by raw float32 bits; plus a float64 sanity tier and the edge rules."""
+(docs/arithmetic-contract.md#pow2), compared by raw float32 bits; plus a float64 sanity tier and the edge rules."""
 import math
 
 import numpy as np

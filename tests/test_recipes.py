@@ -12,7 +12,7 @@ NAMED = ["fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdialect", "s
          "semanticdialect-fullpath", "semanticdialect-attn8", "nvfp4-fullpath", "semanticdialect-attn-q",
          "semanticdialect-attn-k", "semanticdialect-attn-p", "semanticdialect-attn-v"]
 
-# real Open-Sora 2.0 linear names (MODEL.md) -> the default policy's action
+# real Open-Sora 2.0 linear names (docs/model.md#layer-names) -> the default policy's action
 LAYER_ACTIONS = {
     "img_in": Action.FP, "cond_in": Action.FP, "txt_in": Action.FP,
     "time_in.in_layer": Action.FP, "time_in.out_layer": Action.FP,

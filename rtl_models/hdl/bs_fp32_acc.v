@@ -1,5 +1,5 @@
 `timescale 1ns/1ps
-// Block-scaling float32 accumulator step (ALGORITHMS.md section 7, steps 3-4), combinational:
+// Block-scaling float32 accumulator step (docs/arithmetic-contract.md#pow2, steps 3-4), combinational:
 //   S = P * 2^s exactly (P a signed integer block partial, s = ex + ew - 2; s < -126 flushes S to +0.0),
 //   sum = fl32(acc + S) with IEEE round-to-nearest-even, subnormal results, overflow to +-inf.
 // S is never rounded on its own: with |P| < 2^15 and s >= -126 it is an exact float32 or, at 2^128 and above,

@@ -1,5 +1,5 @@
 `timescale 1ns/1ps
-// LUT-based dialect selector (ALGORITHMS.md section 3): per-dialect ERR ROM banks -> adder trees -> argmin tree
+// LUT-based dialect selector (docs/formats.md#lut-formatbook): per-dialect ERR ROM banks -> adder trees -> argmin tree
 // -> IDX ROM lookup -> code packing.  Input: one block of 32 five-bit intermediates q (quarter-units) and signs.
 //
 // Microarchitecture: BANKS dialect banks (each an ERR row lookup for 32 lanes + one adder tree) evaluate dialects

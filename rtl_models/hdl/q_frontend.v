@@ -1,5 +1,5 @@
 `timescale 1ns/1ps
-// Front end of the LUT dialect selector (ALGORITHMS.md section 2; spec: quant/blocks.py `block_exponent`,
+// Front end of the LUT dialect selector (docs/formats.md#block-exponent; spec: quant/blocks.py `block_exponent`,
 // `intermediate_q`): one block of 32 finite float32 values -> the shared block exponent e, 32 five-bit
 // intermediates q (quarter-units) and 32 signs, packed exactly as lut_selector's in_q / in_sign.
 //

@@ -2,7 +2,7 @@
 
 A row is a quantized or FP GEMM (M x K x N, `batch` independent copies, e.g. attention heads), an online quantize
 op (the LUT unit) or a vector op (norms, softmax, RoPE, GELU, modulation, residual adds).  Rows are per block index
-(names as in MODEL.md, e.g. `double_blocks.3.img_attn.q_proj`); `repeat` multiplies them by steps x CFG branches.
+(names as in docs/model.md#layer-names, e.g. `double_blocks.3.img_attn.q_proj`); `repeat` multiplies them by steps x CFG branches.
 A full Open-Sora 2.0 run is about two thousand rows, never millions of objects.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Token counts: video tokens = latent frames x (latent height / patch) x (latent width / patch).  Open-Sora 2.0 at
 129 frames has 33 latent frames (4x temporal compression); the latent grids below are the ones whose token counts
-match MODEL.md (8,316 and 76,032 video tokens; 8x spatial VAE compression, 16:9).
+match docs/model.md#workloads (8,316 and 76,032 video tokens; 8x spatial VAE compression, 16:9).
 """
 from __future__ import annotations
 
