@@ -67,8 +67,8 @@ def _read(out: Path, name: str) -> pd.DataFrame:
 def build_pdf(out_dir) -> Path:
     out = Path(out_dir)
     manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
-    t = {n: _read(out, n) for n in ("summary", "quality", "crosscheck", "energy_breakdown", "latency_per_op",
-                                   "latency_per_block", "dialect_usage")}
+    t = {n: _read(out, n) for n in ("summary", "quality", "crosscheck", "crosscheck_coverage", "energy_breakdown",
+                                   "latency_per_op", "latency_per_block", "dialect_usage")}
     with atomic_path(out / "report.pdf") as tmp:
         with PdfPages(tmp) as pdf:
             _summary_page(pdf, manifest, t)
@@ -96,7 +96,7 @@ def _summary_page(pdf, manifest, t):
         width = mono_chars_per_line(A4_PORTRAIT[0], SUMMARY_FONT_PT)
         lines += s[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}", line_width=width).splitlines()
         lines.append("")
-    lines += _crosscheck_lines(t["crosscheck"])
+    lines += _crosscheck_lines(t["crosscheck"]) + _coverage_lines(t["crosscheck_coverage"])
     for n in manifest.get("notes", []):
         lines += [str(n), ""]
     text_page(pdf, lines, "summary", size=SUMMARY_FONT_PT, title="sim run report")
@@ -107,11 +107,41 @@ def _crosscheck_lines(c) -> list:
         return []
     lines = ["bit-level cross-check of back ends:"]
     for _, r in c.iterrows():
-        status = "BIT-IDENTICAL" if r["bit_identical"] else ("skipped" if r["scope"] == "skipped" else "MISMATCH")
+        status = _status(r)
         lines.append(f"  {r['backend']:>10} vs {r['reference']}: {status} "
                      f"({r['matching_layer_calls']}/{r['layer_calls']} layer calls; {r['scope']})")
         if isinstance(r["first_mismatch"], str) and r["first_mismatch"]:
             lines.append(f"      {r['first_mismatch']}")
+        if isinstance(r.get("runs_reference_for"), str) and r["runs_reference_for"]:
+            lines.append(f"      runs the NumPy reference for: {r['runs_reference_for']}")
+    return lines + [""]
+
+
+def _status(r) -> str:
+    if r["bit_identical"]:
+        return "BIT-IDENTICAL"
+    if r["scope"] == "skipped":
+        return "skipped"
+    status = r.get("status")      # absent in folders written before the column existed
+    return status.upper() if isinstance(status, str) else "MISMATCH"
+
+
+def _coverage_lines(cov) -> list:
+    """Back end x call kind: identical/checked of the calls of that kind in the slice (and the steps checked)."""
+    if cov.empty:
+        return []
+    cell = lambda r: ("skipped" if str(r["note"]).startswith("skipped") else
+                      f"{r['identical']}/{r['checked']} of {r['calls_in_slice']}"
+                      + (f" (steps {r['steps']})" if isinstance(r["steps"], str) and r["steps"] else ""))
+    table = cov.assign(cell=cov.apply(cell, axis=1)).pivot_table(index="backend", columns="kind", values="cell",
+                                                                 aggfunc="first", sort=False).fillna("-")
+    table.index.name, table.columns.name = "back end", None
+    lines = ["coverage by call kind (identical/checked of the slice's calls of that kind; salient_from_attention: "
+             "decomposed calls whose salient rows came from the previous step's attention):"]
+    lines += ["  " + ln for ln in table.to_string().splitlines()]
+    skipped = cov["note"].map(lambda v: isinstance(v, str) and v.startswith("skipped"))
+    for _, r in cov[skipped].drop_duplicates("backend").iterrows():
+        lines.append(f"  {r['backend']}: {r['note']} (nothing counted as checked)")
     return lines + [""]
 
 

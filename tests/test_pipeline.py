@@ -2,23 +2,34 @@
 and bad input (one clear line, exit 2, nothing written)."""
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from sim.pipeline.config import RunConfigError, load_run_config, parse_run_config
-from sim.pipeline.crosscheck import LayerTap, SliceDone, describe_difference, first_mismatch
+from sim.pipeline.crosscheck import LayerTap, count_matching, describe_difference, first_mismatch
 
 
-def _tap(outputs, max_calls=None):
-    tap = LayerTap(max_calls=max_calls)
+class _Picks:
+    """A stand-in router: only its picks matter to the comparison."""
+    def __init__(self, picks):
+        self.picks = frozenset(picks)
+
+    def enter(self, key, mod):
+        pass
+
+    def exit(self, key, mod):
+        pass
+
+
+def _tap(outputs, picks=None):
+    tap = LayerTap(router=None if picks is None else _Picks(picks))
+    mod = SimpleNamespace(tap_kind="linear")
     for name, arr in outputs:
-        hook = tap._hook(name)
-        try:
-            hook(None, None, __import__("torch").from_numpy(arr))
-        except SliceDone:
-            break
+        tap._pre_hook(name)(mod, ())
+        tap._hook(name)(mod, None, __import__("torch").from_numpy(arr))
     return tap
 
 
@@ -35,13 +46,15 @@ def test_first_mismatch_names_layer_call_and_element():
     assert first_mismatch(ref, _tap([("double_blocks.0.img_attn.q_proj", a), ("single_blocks.1.linear2", a)])) is None
 
 
-def test_sliced_tap_stops_and_is_compared_on_its_calls_only():
-    a = np.ones((2, 2), np.float32)
+def test_picked_run_is_compared_on_its_picks_only():
+    a, b = np.ones((2, 2), np.float32), np.zeros((2, 2), np.float32)
     ref = _tap([("l", a), ("l", a), ("l", a)])
-    part = _tap([("l", a), ("l", a), ("l", a)], max_calls=2)
-    assert len(part.digests) == 2 and first_mismatch(ref, part) is None
+    part = _tap([("l", a), ("l", b), ("l", a)], picks={("l", 0), ("l", 2)})
+    assert first_mismatch(ref, part) is None and count_matching(ref, part) == 2
+    assert first_mismatch(ref, _tap([("l", a), ("l", b), ("l", a)], picks={("l", 1)})) == ("l", 1)
     missing = _tap([("l", a)])
-    assert first_mismatch(ref, missing) == ("l", 1)     # an unsliced run that lacks calls is a mismatch
+    assert first_mismatch(ref, missing) == ("l", 1)     # a run that lacks calls is a mismatch
+    assert first_mismatch(ref, _tap([("l", a)], picks={("l", 2)})) == ("l", 2)   # so is a picked call not reached
 
 
 @pytest.mark.parametrize("patch, field", [

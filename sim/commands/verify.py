@@ -1,4 +1,7 @@
-"""`sim verify [CONFIG]`: only the bit-level cross-check of the back ends (no quality run, no estimates)."""
+"""`sim verify [CONFIG] [--json]`: only the bit-level cross-check of the back ends (no quality run, no estimates).
+--json prints {"steps": S, "backends": {NAME: {"bit_identical": bool, "coverage": {KIND: {"checked": n,
+"identical": n}}, ...}}} (sim.pipeline.tables.verify_summary).  `--arch` (the accel back end built from a design)
+is added with quant.get_backend("accel", arch=spec); see sim.pipeline.run._quantized."""
 from __future__ import annotations
 
 from .run import config_from_args
@@ -9,9 +12,11 @@ def register(sub):
     p.add_argument("config", nargs="?", help="run configuration YAML (default configs/run/default.yaml)")
     p.add_argument("--out", default="out/verify")
     p.add_argument("--backends", help="comma-separated back ends to cross-check")
+    p.add_argument("--json", action="store_true", help="print the verdict and coverage by call kind as JSON")
     p.set_defaults(func=run, recipe=None, recipes=None, arch=None, steps=None, prompts=None, outliers=None)
 
 
 def run(args) -> int:
     from ..pipeline.output import execute
-    return execute(config_from_args(args), args.out, quality=False, crosscheck=True, estimates=False)
+    return execute(config_from_args(args), args.out, quality=False, crosscheck=True, estimates=False,
+                   json_summary=args.json)

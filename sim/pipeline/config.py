@@ -24,7 +24,8 @@ class RunConfig:
     recipes for the side-by-side table; arch: design name or YAML path; full_backend: the back end that runs the
     whole sampling (its video is the one measured); check_backends: back ends cross-checked bit for bit against
     it on a slice (slice_steps denoising steps of slice_prompts prompts; a back end running in an interpreter,
-    i.e. Triton without a GPU, stops after interpreter_layer_calls quantized layer calls of it); workloads:
+    i.e. Triton without a GPU, runs interpreter_layer_calls calls of it picked by call kind, the rest of its run on
+    full_backend: sim/pipeline/coverage.py); workloads:
     shape-only workloads for the latency/energy estimate; outliers: also run with function-preserving outlier injection (stress mode);
     codesign_recipes: baselines compared with the run's recipes on format-specialized designs of `arch`
     (`sim compare` on codesign_workload at equal codesign_normalize, quality from the committed study)."""
@@ -34,9 +35,9 @@ class RunConfig:
     arch: str = "edge"
     full_backend: str = "numba"
     check_backends: tuple = ("reference", "triton", "accel")
-    slice_steps: int = 1
+    slice_steps: int = 3
     slice_prompts: int = 1
-    interpreter_layer_calls: int = 8
+    interpreter_layer_calls: int = 9
     prompts: int = 2
     steps: int = 10
     guidance: float = 6.0
@@ -79,7 +80,11 @@ def load_run_config(path=None, **overrides) -> RunConfig:
         raise RunConfigError(str(exc)) from None
     if raw.pop("version", None) != CONFIG_VERSION:
         raise RunConfigError(f"{path}: field 'version': must be {CONFIG_VERSION}")
-    raw.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "steps" in given and "slice_steps" not in given and isinstance(given["steps"], int):
+        # a shorter run (`sim run --steps 2`) shrinks the cross-check slice with it instead of failing
+        raw["slice_steps"] = min(raw.get("slice_steps", RunConfig.slice_steps), given["steps"])
+    raw.update(given)
     return parse_run_config(raw, str(path))
 
 

@@ -1,18 +1,20 @@
 """Run the pipeline and write its output folder (tables, manifest, frames, PDF) with a terminal summary."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 
 from .config import RunConfig
 from .run import run_pipeline
-from .tables import all_tables
+from .tables import all_tables, verify_summary
 
 MAX_STRIP_VIDEOS = 2
 
 
-def execute(cfg: RunConfig, out_dir, quality=True, crosscheck=True, estimates=True) -> int:
-    """Returns 0 when every cross-checked back end is bit-identical, 1 otherwise."""
+def execute(cfg: RunConfig, out_dir, quality=True, crosscheck=True, estimates=True, json_summary=False) -> int:
+    """Returns 0 when every cross-checked back end is bit-identical, 1 otherwise.  json_summary: print the
+    cross-check object (tables.verify_summary) on stdout instead of the text summary."""
     from reports import build_manifest
     from reports.run_report import write_run
 
@@ -28,8 +30,14 @@ def execute(cfg: RunConfig, out_dir, quality=True, crosscheck=True, estimates=Tr
                               extra={"prompts": list(res.prompts), "seconds": res.seconds,
                                      "checkpoint": str(cfg.checkpoint_path())})
     meta = {"codesign_meta": res.comparison.meta} if res.comparison is not None else {}
+    verdict = verify_summary(tables["crosscheck"], tables["crosscheck_coverage"], cfg.slice_steps)
+    if crosscheck:
+        meta["crosscheck"] = verdict
     paths = write_run(out_dir, tables, manifest, _strips(res), notes, json_files=meta)
-    _print_summary(tables, paths, time.perf_counter() - t0)
+    if json_summary:
+        print(json.dumps(verdict, indent=1))
+    else:
+        _print_summary(tables, paths, time.perf_counter() - t0)
     return 0 if all(c.identical for c in res.checks) else 1
 
 
@@ -47,7 +55,8 @@ def _strips(res) -> dict:
 def _notes(res) -> list:
     cfg = res.config
     notes = [f"Full sampling ran on the {cfg.full_backend} back end; the other back ends were cross-checked bit for "
-             f"bit on a slice: {cfg.slice_steps} of {cfg.steps} denoising steps, {cfg.slice_prompts} prompt(s).",
+             f"bit on a slice: {cfg.slice_steps} of {cfg.steps} denoising steps, {cfg.slice_prompts} prompt(s), "
+             f"every call kind present checked on each (crosscheck_coverage.csv).",
              "Latency/energy/area come from the cycle-approximate accelerator model (shapes only); the tiny workload "
              f"is scaled to this run ({cfg.steps} steps, 2 CFG rows per step), opensora2-256px to 50 steps x 3 "
              "CFG branches."]
@@ -69,9 +78,10 @@ def _print_summary(tables, paths, seconds):
         cols = [c for c in ("workload", "recipe", "latency_s", "energy_j", "area_mm2", "psnr_db", "ssim",
                             "act_bits_per_element") if c in s.columns]
         print(s[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    c = tables["crosscheck"]
+    c, cov = tables["crosscheck"], tables["crosscheck_coverage"]
     for _, r in c.iterrows():
-        status = "bit-identical" if r["bit_identical"] else ("skipped: " + r["first_mismatch"] if r["scope"] == "skipped"
-                                                             else "MISMATCH: " + r["first_mismatch"])
-        print(f"cross-check {r['backend']} vs {r['reference']}: {status}")
+        status = r["status"] + ("" if r["bit_identical"] else f": {r['first_mismatch']}")
+        kinds = cov[(cov["backend"] == r["backend"]) & (cov["group"] != "feature")]
+        tally = ", ".join(f"{k.kind} {k.identical}/{k.checked}" for k in kinds.itertuples())
+        print(f"cross-check {r['backend']} vs {r['reference']}: {status}" + (f" ({tally})" if tally else ""))
     print(f"wrote {paths['pdf'].parent}/ (report.pdf, {len(tables)} CSVs, manifest.json) in {seconds:.0f} s")

@@ -14,9 +14,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import RunConfig
-from .crosscheck import (CheckResult, LayerTap, SliceDone, count_matching, describe_difference, first_mismatch,
-                         latents_equal)
-
 
 
 @dataclass
@@ -39,6 +36,8 @@ class RunResult:
     recipe_runs: list = field(default_factory=list)
     checks: list = field(default_factory=list)
     skipped_backends: dict = field(default_factory=dict)  # back end -> reason
+    slice_kinds: dict = field(default_factory=dict)      # call kind -> KindCoverage of the full back end's slice
+    slice_from_attention: object = None                  # KindCoverage: its calls with attention-chosen salient rows
     estimates: dict = field(default_factory=dict)        # (workload, recipe) -> sim.accel Estimate
     comparison: object = None                            # sim.accel.compare.Comparison of specialized designs
     seconds: dict = field(default_factory=dict)          # stage -> wall seconds
@@ -54,6 +53,8 @@ def _load(cfg: RunConfig, outliers: bool):
 
 
 def _quantized(cfg: RunConfig, recipe: str, backend: str, outliers: bool):
+    # `sim verify --arch X` plugs in here: the accel back end built from the design's ArchSpec
+    # (quant.get_backend("accel", arch=spec)) instead of the registered name.
     import quant
     model = _load(cfg, outliers)
     with warnings.catch_warnings():
@@ -91,78 +92,6 @@ def run_quality(cfg: RunConfig, result: RunResult, log):
             log(f"{recipe}{' +outliers' if outliers else ''}: PSNR {m['psnr_db']:.2f} dB, SSIM {m['ssim']:.4f}")
 
 
-def _tapped_slice(cfg: RunConfig, backend: str, keep=None, max_calls=None):
-    """(tap, latents or None): the slice run on one back end; stops after max_calls layer calls if given."""
-    model = _quantized(cfg, cfg.recipe, backend, False)
-    tap = LayerTap(keep=keep, max_calls=max_calls).attach(model)
-    try:
-        out = _sample(cfg, model, cfg_slice_prompts(cfg), max_steps=cfg.slice_steps)
-        latents = out.latents.numpy()
-    except SliceDone:
-        latents = None
-    finally:
-        tap.detach()
-    return tap, latents
-
-
-def interpreter_limit(cfg: RunConfig, backend: str):
-    """Layer-call budget for a back end that runs in an interpreter (Triton without a GPU), else None."""
-    if backend != "triton":
-        return None
-    import torch
-    return None if torch.cuda.is_available() else cfg.interpreter_layer_calls
-
-
-def cfg_slice_prompts(cfg: RunConfig) -> tuple:
-    import vdit
-    return tuple(vdit.EVALUATION_SUBSET[:cfg.slice_prompts])
-
-
-def backend_available(name: str):
-    """None when usable, else the reason (e.g. the optional dependency that is missing)."""
-    import quant
-    try:
-        quant.get_backend(name)
-    except ModuleNotFoundError as exc:
-        return str(exc)
-    return None
-
-
-def run_crosscheck(cfg: RunConfig, result: RunResult, log, backends=None):
-    t0 = time.perf_counter()
-    ref_tap, ref_lat = _tapped_slice(cfg, cfg.full_backend)
-    result.seconds[f"slice {cfg.full_backend}"] = time.perf_counter() - t0
-    scope = f"{cfg.slice_steps} of {cfg.steps} denoising steps, {cfg.slice_prompts} prompt(s), recipe {cfg.recipe}"
-    for be in backends or cfg.check_backends:
-        if be == cfg.full_backend:
-            continue
-        reason = backend_available(be)
-        if reason:
-            result.skipped_backends[be] = reason
-            log(f"cross-check {be}: skipped ({reason})")
-            continue
-        t0 = time.perf_counter()
-        limit = interpreter_limit(cfg, be)
-        tap, lat = _tapped_slice(cfg, be, max_calls=limit)
-        key = first_mismatch(ref_tap, tap)
-        mismatch = None
-        if key is not None:
-            kept_ref, _ = _tapped_slice(cfg, cfg.full_backend, keep=key)
-            kept_be, _ = _tapped_slice(cfg, be, keep=key, max_calls=limit)
-            mismatch = describe_difference(be, key, kept_ref.kept if kept_ref.kept is not None else
-                                           np.zeros(0, np.float32),
-                                           kept_be.kept if kept_be.kept is not None else np.zeros(0, np.float32))
-        be_scope = scope if limit is None else f"first {limit} quantized layer calls of: {scope} (interpreter)"
-        check = CheckResult(be, cfg.full_backend, len(tap.digests), count_matching(ref_tap, tap),
-                            None if lat is None else latents_equal(ref_lat, lat), mismatch, be_scope)
-        result.checks.append(check)
-        result.seconds[f"slice {be}"] = time.perf_counter() - t0
-        log(f"cross-check {be} vs {cfg.full_backend}: " + ("bit-identical" if check.identical else
-                                                           (mismatch.describe(cfg.full_backend) if mismatch else
-                                                            "latents differ")) +
-            f" ({check.matching_calls}/{check.layer_calls} layer calls)")
-
-
 def run_estimates(cfg: RunConfig, result: RunResult, log):
     from sim.accel.estimate import estimate
     t0 = time.perf_counter()
@@ -188,6 +117,7 @@ def run_pipeline(cfg: RunConfig, log=print, quality: bool = True, crosscheck: bo
     if quality:
         run_quality(cfg, result, log)
     if crosscheck:
+        from .verify import run_crosscheck
         run_crosscheck(cfg, result, log)
     if estimates:
         run_estimates(cfg, result, log)

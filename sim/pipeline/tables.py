@@ -28,14 +28,71 @@ def _scalar(v) -> bool:
 
 
 def crosscheck_table(res: RunResult) -> pd.DataFrame:
-    rows = [{"backend": c.backend, "reference": c.reference, "scope": c.scope, "layer_calls": c.layer_calls,
-             "matching_layer_calls": c.matching_calls, "latents_identical": c.latents_identical,
-             "bit_identical": c.identical, "first_mismatch": c.mismatch.describe(c.reference) if c.mismatch else ""}
-            for c in res.checks]
-    rows += [{"backend": b, "reference": res.config.full_backend, "scope": "skipped", "layer_calls": 0,
-              "matching_layer_calls": 0, "latents_identical": False, "bit_identical": False, "first_mismatch": why}
-             for b, why in res.skipped_backends.items()]
-    return pd.DataFrame(rows)
+    """One row per back end checked against the full one (skipped ones with the reason)."""
+    rows = [{"backend": c.backend, "reference": c.reference, "status": c.status, "scope": c.scope,
+             "layer_calls": c.layer_calls, "matching_layer_calls": c.matching_calls,
+             "latents_identical": c.latents_identical, "bit_identical": c.identical, "first_mismatch": c.describe(),
+             "runs_reference_for": "; ".join(c.runs_reference_for)} for c in res.checks]
+    rows += [{"backend": b, "reference": res.config.full_backend, "status": "skipped", "scope": "skipped",
+              "layer_calls": 0, "matching_layer_calls": 0, "latents_identical": False, "bit_identical": False,
+              "first_mismatch": why, "runs_reference_for": ""} for b, why in res.skipped_backends.items()]
+    return pd.DataFrame(rows, columns=CROSSCHECK_COLUMNS)
+
+
+CROSSCHECK_COLUMNS = ["backend", "reference", "status", "scope", "layer_calls", "matching_layer_calls",
+                      "latents_identical", "bit_identical", "first_mismatch", "runs_reference_for"]
+COVERAGE_COLUMNS = ["backend", "reference", "group", "kind", "calls_in_slice", "checked", "identical", "steps",
+                    "note"]
+FROM_ATTENTION = "salient_from_attention"
+
+
+def coverage_table(res: RunResult) -> pd.DataFrame:
+    """Back end x call kind: calls of that kind in the slice, how many were checked, how many were bit-identical,
+    from which denoising steps.  group "kind": the call kinds; "feature": decomposed calls whose salient rows came
+    from attention (a subset of the linear kinds); "synthetic": verify stages that are not model calls."""
+    present = res.slice_kinds
+    ref = res.config.full_backend
+    rows = []
+    for c in res.checks:
+        for kind in dict.fromkeys(list(present) + list(c.coverage)):
+            cov = c.coverage.get(kind)
+            group = "kind" if kind in present else "synthetic"
+            rows.append(_coverage_row(c.backend, ref, group, kind, present.get(kind), cov,
+                                      f"error: {c.error}" if c.error else ""))
+        rows.append(_coverage_row(c.backend, ref, "feature", FROM_ATTENTION, res.slice_from_attention,
+                                  c.salient_from_attention, ""))
+    for b, why in res.skipped_backends.items():
+        for kind in list(present) + [FROM_ATTENTION]:
+            rows.append(_coverage_row(b, ref, "feature" if kind == FROM_ATTENTION else "kind", kind,
+                                      present.get(kind, res.slice_from_attention), None, f"skipped: {why}"))
+    return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+
+
+def _coverage_row(backend, ref, group, kind, in_slice, cov, note) -> dict:
+    return {"backend": backend, "reference": ref, "group": group, "kind": kind,
+            "calls_in_slice": in_slice.checked if in_slice is not None else 0,
+            "checked": cov.checked if cov else 0, "identical": cov.identical if cov else 0,
+            "steps": ",".join(str(s) for s in cov.steps) if cov else "", "note": note}
+
+
+def verify_summary(cc: pd.DataFrame, cov: pd.DataFrame, steps: int) -> dict:
+    """The `sim verify --json` object, built from the same two tables the CSVs hold:
+    {"steps": S, "backends": {NAME: {"bit_identical", "status", "coverage": {KIND: {"checked", "identical"}},
+    "salient_from_attention", "scope", "runs_reference_for", "mismatch"[, "skipped"]}}}."""
+    out = {}
+    for _, r in cc.iterrows():
+        sub = cov[cov["backend"] == r["backend"]]
+        tally = lambda g: {k["kind"]: {"checked": int(k["checked"]), "identical": int(k["identical"])}
+                           for _, k in sub[sub["group"].isin(g)].iterrows()}
+        entry = {"bit_identical": bool(r["bit_identical"]), "status": r["status"],
+                 "coverage": tally(("kind", "synthetic")),
+                 FROM_ATTENTION: tally(("feature",)).get(FROM_ATTENTION, {"checked": 0, "identical": 0}),
+                 "scope": r["scope"], "runs_reference_for": [p for p in str(r["runs_reference_for"]).split("; ") if p],
+                 "mismatch": None if r["bit_identical"] or r["status"] == "skipped" else r["first_mismatch"]}
+        if r["status"] == "skipped":
+            entry["skipped"] = r["first_mismatch"]
+        out[r["backend"]] = entry
+    return {"steps": int(steps), "backends": out}
 
 
 def per_op_table(res: RunResult) -> pd.DataFrame:
@@ -125,7 +182,8 @@ def all_tables(res: RunResult) -> dict:
     if res.comparison is not None:
         from .codesign import comparison_tables
         codesign = comparison_tables(res.comparison)
-    return {**codesign, "quality": quality_table(res), "crosscheck": crosscheck_table(res), "latency_per_op": per_op,
+    return {**codesign, "quality": quality_table(res), "crosscheck": crosscheck_table(res),
+            "crosscheck_coverage": coverage_table(res), "latency_per_op": per_op,
             "latency_per_block": per_block_table(per_op), "energy_breakdown": energy_table(res),
             "area": area_table(res), "summary": summary_table(res), "dialect_usage": dialect_usage_table(res),
             "layers": layer_table(res),
