@@ -53,7 +53,7 @@ def quantized_attention(ctx, block_name: str, q, k, v, txt_len: int):
     """Joint attention of (B, H, L, d) torch tensors (after RoPE) with quantized matmuls; returns (B, L, H*d).
     `ctx` (a QuantContext) gives the recipe, the back end and the attention recorder protocol."""
     import torch
-    att, backend = ctx.recipe.attention, ctx.backend
+    att = ctx.recipe.attention
     b_, h_, length, d = q.shape
     qn, kn, vn = (t.detach().float().cpu().numpy() for t in (q, k, v))
     if att.k_smoothing:
@@ -62,8 +62,9 @@ def quantized_attention(ctx, block_name: str, q, k, v, txt_len: int):
     scores = np.empty((b_, h_, length, length), F32)
     for b in range(b_):
         for h in range(h_):
-            scores[b, h] = _finite(attention_matmul(qn[b, h], kn[b, h], att.q, att.k, backend, qk), qk, b, h)
-            ctx.notify_attention(qk, scores[b, h])
+            scores[b, h] = _finite(attention_matmul(qn[b, h], kn[b, h], att.q, att.k, ctx.attention_backend(qk), qk),
+                                   qk, b, h)
+            ctx.notify_attention(qk, scores[b, h], d)
     probs = torch.softmax(torch.from_numpy(scores) / math.sqrt(d), dim=-1)
     mean_probs = probs.mean(dim=1)
     ctx.record(block_name, mean_probs.sum(dim=1), txt_len)
@@ -74,8 +75,8 @@ def quantized_attention(ctx, block_name: str, q, k, v, txt_len: int):
     for b in range(b_):
         for h in range(h_):
             vt = np.ascontiguousarray(vn[b, h].T)
-            out[b, h] = _finite(attention_matmul(pn[b, h], vt, att.p, att.v, backend, pv), pv, b, h)
-            ctx.notify_attention(pv, out[b, h])
+            out[b, h] = _finite(attention_matmul(pn[b, h], vt, att.p, att.v, ctx.attention_backend(pv), pv), pv, b, h)
+            ctx.notify_attention(pv, out[b, h], length)
     merged = torch.from_numpy(out).transpose(1, 2).reshape(b_, length, h_ * d)
     return merged.to(device=v.device, dtype=v.dtype)
 

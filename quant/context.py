@@ -98,7 +98,8 @@ class QuantContext:
         self._records, self._calls = Counter(), Counter()
         self._groups, self._pending = {}, {}  # (block, occurrence) -> (groups (B, L), txt_len)
         self._last_refresh = None
-        self.attention_observers: list = []  # callables (name, float32 output) told of every attention matmul
+        self.attention_observers: list = []  # callables (name, float32 output, K) told of every attention matmul
+        self.attention_route = None          # callable name -> back end for the next call of that matmul, or None
 
     # ---- full-path attention (quant/attention.py) ----
     @property
@@ -110,9 +111,14 @@ class QuantContext:
         from .attention import quantized_attention
         return quantized_attention(self, block_name, q, k, v, txt_len)
 
-    def notify_attention(self, name: str, y):
+    def attention_backend(self, name: str) -> str:
+        """The back end of the next call of attention matmul `name` (a cross-check may route single calls)."""
+        routed = self.attention_route(name) if self.attention_route is not None else None
+        return routed or self.backend
+
+    def notify_attention(self, name: str, y, k: int):
         for observe in self.attention_observers:
-            observe(name, y)
+            observe(name, y, k)
 
     # ---- the recorder protocol (called by the model and the sampler) ----
     def set_step(self, i: int):

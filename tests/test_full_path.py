@@ -23,7 +23,7 @@ def _qkv(seed=0, b=1, h=2, length=40, d=32):
 def _run(recipe, backend, qkv, txt_len=8):
     ctx = QuantContext(quant.recipe(recipe).resolved(), backend)
     calls = []
-    ctx.attention_observers.append(lambda name, y: calls.append((name, y.view(np.int32).copy())))
+    ctx.attention_observers.append(lambda name, y, k: calls.append((name, y.view(np.int32).copy())))
     out = quantized_attention(ctx, "double_blocks.0", *qkv, txt_len)
     return out.numpy().view(np.int32), calls
 
@@ -113,7 +113,7 @@ def test_full_path_model_uses_its_quantizer_on_every_forward():
     model = vdit.build("tiny").init_weights(0)
     quant.quantize_model(model, "semanticdialect-fullpath", backend="numba")
     seen = []
-    model.quant_context.attention_observers.append(lambda n, y: seen.append(n))
+    model.quant_context.attention_observers.append(lambda n, y, k: seen.append(n))
     vdit.sample(model, vdit.EVALUATION_SUBSET[:1], seed=0, steps=1, guidance=1.0)
     assert len(seen) == 2 * 6 * model.config.num_heads       # 6 blocks, 1 sample, QK and PV per head
     with pytest.raises(RuntimeError, match="quantizer"):

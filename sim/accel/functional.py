@@ -119,7 +119,7 @@ class AccelBackend:
         hw = get_recipe(recipe)
         if not hw.quantizes_activations:
             return
-        check_runs(self.arch, hw, {hw.mac_mode})
+        check_runs(self.arch, hw, {hw.mac_mode} | {x.mac_mode for _, x, _ in hw.attention})
         if hw.dialect_online:
             self.lut.check_call(hw.online, get_format(hw.act_format).book)
         books = [get_format(f).book.size for f in (hw.weight_format, hw.act_format)

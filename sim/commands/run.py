@@ -25,7 +25,7 @@ def register(sub):
 def config_from_args(args):
     overrides = {"recipe": args.recipe, "arch": args.arch, "steps": args.steps, "prompts": args.prompts,
                  "compare_recipes": args.recipes, "check_backends": getattr(args, "backends", None),
-                 "outliers": args.outliers}
+                 "outliers": args.outliers, "verify_arch": getattr(args, "verify_arch", None)}
     try:
         return load_run_config(args.config, **overrides)
     except RunConfigError as exc:

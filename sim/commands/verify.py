@@ -1,7 +1,8 @@
 """`sim verify [CONFIG] [--json]`: only the bit-level cross-check of the back ends (no quality run, no estimates).
 --json prints {"steps": S, "backends": {NAME: {"bit_identical": bool, "coverage": {KIND: {"checked": n,
-"identical": n}}, ...}}} (sim.pipeline.tables.verify_summary).  `--arch` (the accel back end built from a design)
-is added with quant.get_backend("accel", arch=spec); see sim.pipeline.run._quantized."""
+"identical": n}}, ...}}} (sim.pipeline.tables.verify_summary).  `--arch X`: the accel back end's functional
+datapath is built from design X as given (without it: the run's design specialized for the recipe); a design it
+cannot represent is refused before any work, naming the field.  `--recipe R`: check recipe R."""
 from __future__ import annotations
 
 from .run import config_from_args
@@ -13,7 +14,10 @@ def register(sub):
     p.add_argument("--out", default="out/verify")
     p.add_argument("--backends", help="comma-separated back ends to cross-check")
     p.add_argument("--json", action="store_true", help="print the verdict and coverage by call kind as JSON")
-    p.set_defaults(func=run, recipe=None, recipes=None, arch=None, steps=None, prompts=None, outliers=None)
+    p.add_argument("--arch", dest="verify_arch", default=None,
+                   help="design (name or YAML) whose functional datapath is the accel back end, as given")
+    p.add_argument("--recipe", default=None, help="the recipe to cross-check (default: the run config's)")
+    p.set_defaults(func=run, recipes=None, arch=None, steps=None, prompts=None, outliers=None)
 
 
 def run(args) -> int:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .coverage import register_synthetic_stage
+
 import quant
 from quant import golden
 from quant.formats import E2M1, FP8_E4M3, FP16, IntElementFormat
@@ -171,3 +173,22 @@ def stage_passed(rows) -> bool:
     """True when at least one row was checked and every checked row passed."""
     checked = [r for r in rows if r["skipped"] is None]
     return bool(checked) and all(r["passed"] for r in checked)
+
+
+def _stage(check: str):
+    """A `sim verify` synthetic stage (sim.pipeline.coverage): the outputs of every stage format on one back end,
+    checked against the contract; formats the back end hands to the reference are named, not counted."""
+    def stage(backend: str, reference: str) -> tuple:
+        rows = [accumulation_row(backend, f) if check == "accumulation" else ties_row(backend, f)
+                for f in STAGE_FORMATS]
+        done = [r for r in rows if r["skipped"] is None]
+        detail = [f"{r['format']} skipped ({r['skipped']})" for r in rows if r["skipped"] is not None]
+        if check == "accumulation" and done:
+            share = min(r["float64_share"] for r in done)
+            detail.insert(0, f"a float64 accumulator would differ in >= {share:.0%} of the outputs")
+        return sum(r["checked"] for r in done), sum(r["identical"] for r in done), "; ".join(detail)
+    return stage
+
+
+register_synthetic_stage("accumulation_order", _stage("accumulation"))
+register_synthetic_stage("rounding_ties", _stage("rounding_ties"))

@@ -27,6 +27,8 @@ class RunConfig:
     i.e. Triton without a GPU, runs interpreter_layer_calls calls of it picked by call kind, the rest of its run on
     full_backend: sim/pipeline/coverage.py); workloads:
     shape-only workloads for the latency/energy estimate; outliers: also run with function-preserving outlier injection (stress mode);
+    verify_arch: the design the accel back end's functional datapath is built from, as given (`sim verify --arch`);
+    None = `arch` specialized for each recipe (sim.accel.specialize), so every recipe can be checked;
     codesign_recipes: baselines compared with the run's recipes on format-specialized designs of `arch`
     (`sim compare` on codesign_workload at equal codesign_normalize, quality from the committed study)."""
     model: str = "tiny"
@@ -44,6 +46,7 @@ class RunConfig:
     seed: int = 0
     workloads: tuple = ("tiny", "opensora2-256px")
     outliers: bool = False
+    verify_arch: str | None = None
     codesign_recipes: tuple = ("int4_g32", "w8a8")
     codesign_workload: str = "opensora2-256px"
     codesign_normalize: str = "area"
@@ -135,8 +138,30 @@ def _check_names(cfg: RunConfig) -> RunConfig:
     for w in cfg.workloads + (cfg.codesign_workload,):
         if w not in workload_names():
             raise RunConfigError(f"{src}: field 'workloads': unknown workload {w!r}; valid: {', '.join(workload_names())}")
-    try:
-        resolve_arch_path(cfg.arch)
-    except Exception as exc:  # SpecError names the design and the valid ones
-        raise RunConfigError(f"{src}: field 'arch': {exc}") from None
+    from sim.accel.schema import SpecError
+    for field_, arch in (("arch", cfg.arch), ("verify_arch", cfg.verify_arch)):
+        if arch is None:
+            continue
+        try:
+            resolve_arch_path(arch)
+        except SpecError as exc:  # names the design and the valid ones
+            raise RunConfigError(f"{src}: field '{field_}': {exc}") from None
+    if "accel" in cfg.check_backends + (cfg.full_backend,):
+        try:                      # the functional datapath must represent the design: checked now, not mid-run
+            accel_backend(cfg, cfg.recipe)
+        except SpecError as exc:  # names the design file, the field and the valid choices
+            where = "--arch (verify_arch)" if cfg.verify_arch else "arch"
+            raise RunConfigError(f"{src}: {where}: {exc}") from None
     return cfg
+
+
+def accel_backend(cfg: RunConfig, recipe: str):
+    """The accel back end of this run for `recipe`: built from `verify_arch` as given, or from `arch`
+    specialized for the recipe; refuses (SpecError naming the field) a design it cannot represent."""
+    from sim.accel.functional import backend_for
+    from sim.accel.spec import load_arch
+    from sim.accel.specialize import specialize
+    spec = load_arch(cfg.verify_arch) if cfg.verify_arch else specialize(load_arch(cfg.arch), recipe)
+    be = backend_for(spec)
+    be.check_recipe(recipe)
+    return be

@@ -61,12 +61,14 @@ class Router:
         from quant.recipes import recipe as get_recipe
         from quant.torch_layers import QuantLinear
         self.picks = frozenset(picks)
+        self.backend = backend
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # the recipe's book fallback is recorded in the run's notes
             r = get_recipe(recipe).resolved()
         ctx = QuantContext(r, backend)        # the twins' own statistics; never consulted for a routed call
+        layers = {k[0] for k in self.picks if ".attn." not in k[0]}   # attention calls borrow the back end only
         self._twins = {n: QuantLinear(fp_model.get_submodule(n), n, r.action_for(n), r, backend, ctx)
-                       for n in {k[0] for k in self.picks}}
+                       for n in layers}
         self._saved = {}
 
     def enter(self, key, mod):
@@ -81,6 +83,10 @@ class Router:
     def exit(self, key, mod):
         for n, v in self._saved.pop(key, {}).items():
             setattr(mod, n, v)
+
+    def attention_backend(self, key):
+        """The back end of a picked full-path attention matmul call, None for the others."""
+        return self.backend if key in self.picks else None
 
 
 def runs_reference_for(recipe, backend: str) -> tuple:

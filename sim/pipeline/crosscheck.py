@@ -10,8 +10,9 @@ Call kinds (one per tapped call, decided from what the call actually did, not fr
 - `linear_decomposed`: salient rows re-quantized (activation decomposition's residual GEMM), no SeDA;
 - `linear_seda`: selection restricted to SeDA sub-formatbooks (with or without decomposition);
 - `weight_only`: FP activations times the dequantized weight (no back end GEMM);
-- `attention`: reserved for full-path attention (quantized QK^T / PV); a module with a `tap_kind` attribute is
-  tapped with that kind, so once quant grows such a module it is covered without changes here.
+- `attention`: full-path attention's quantized matmuls (`<block>.attn.qk` / `.attn.pv`, one call per sample and
+  head), observed through the model's QuantContext (quant/attention.py), not a module hook; a module with a
+  `tap_kind` attribute is also tapped with that kind.
 Orthogonal to the kind, a decomposed call is counted as `salient_from_attention` when its salient rows came from
 the previous step's attention (not the first-step row-norm fallback).
 """
@@ -73,6 +74,7 @@ class LayerTap:
     _calls: dict = field(default_factory=dict)
     _before: dict = field(default_factory=dict)
     _handles: list = field(default_factory=list)
+    _ctx: object = None
 
     @property
     def picks(self):
@@ -83,12 +85,38 @@ class LayerTap:
         for name, mod in tapped_modules(model):
             self._handles.append(mod.register_forward_pre_hook(self._pre_hook(name)))
             self._handles.append(mod.register_forward_hook(self._hook(name)))
+        ctx = getattr(model, "quant_context", None)
+        if ctx is not None and ctx.quantizes_attention:
+            self._ctx = ctx
+            ctx.attention_observers.append(self._observe_attention)
+            if self.router is not None:
+                ctx.attention_route = lambda name: self.router.attention_backend((name, self._calls.get(name, 0)))
         return self
 
     def detach(self):
         for h in self._handles:
             h.remove()
         self._handles.clear()
+        ctx, self._ctx = self._ctx, None
+        if ctx is not None:
+            ctx.attention_observers.remove(self._observe_attention)
+            ctx.attention_route = None
+
+    def _observe_attention(self, name: str, y: np.ndarray, k: int):
+        """One full-path attention matmul call (one sample and head, reduction length k) on the QuantContext."""
+        key = (name, self._calls.get(name, 0))
+        self.macs[key] = int(y.size) * int(k)
+        self._record(key, "attention", self._ctx.step, y)
+
+    def _record(self, key, kind: str, step, arr: np.ndarray):
+        self._calls[key[0]] = key[1] + 1
+        self.kinds[key] = kind
+        self.steps[key] = step
+        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        self.digests[key] = hashlib.sha1(arr.tobytes()).hexdigest()
+        self.order.append(key)
+        if self.keep == key:
+            self.kept = arr.copy()
 
     def _pre_hook(self, name):
         def pre(mod, inp):
@@ -102,20 +130,14 @@ class LayerTap:
 
     def _hook(self, name):
         def hook(mod, _inp, out):
-            call = self._calls.get(name, 0)
-            self._calls[name] = call + 1
-            key = (name, call)
+            key = (name, self._calls.get(name, 0))
             if self.router is not None:
                 self.router.exit(key, mod)
-            self.kinds[key], attn = call_kind(mod, self._before.pop(name, None), _layer_counts(mod))
+            kind, attn = call_kind(mod, self._before.pop(name, None), _layer_counts(mod))
             if attn:
                 self.from_attention.add(key)
-            self.steps[key] = getattr(getattr(mod, "context", None), "step", None)
-            arr = np.ascontiguousarray(out.detach().cpu().numpy(), dtype=np.float32)
-            self.digests[key] = hashlib.sha1(arr.tobytes()).hexdigest()
-            self.order.append(key)
-            if self.keep == key:
-                self.kept = arr.copy()
+            self._record(key, kind, getattr(getattr(mod, "context", None), "step", None),
+                         out.detach().cpu().numpy())
         return hook
 
 

@@ -53,9 +53,12 @@ def _load(cfg: RunConfig, outliers: bool):
 
 
 def _quantized(cfg: RunConfig, recipe: str, backend: str, outliers: bool):
-    # `sim verify --arch X` plugs in here: the accel back end built from the design's ArchSpec
-    # (quant.get_backend("accel", arch=spec)) instead of the registered name.
+    """The run's model quantized on `backend`; "accel" is the functional datapath of the run's design
+    (sim.pipeline.config.accel_backend)."""
     import quant
+    if backend == "accel":
+        from .config import accel_backend
+        backend = accel_backend(cfg, recipe).name
     model = _load(cfg, outliers)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the recipe's book fallback is recorded in its notes instead

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from .config import RunConfig
+from . import accum_stage  # noqa: F401  (registers the accumulation-order and rounding-tie stages)
 from .coverage import Router, pick_by_kind, picks_summary, run_synthetic_stages, runs_reference_for
 from .crosscheck import (CheckResult, KindCoverage, LayerTap, compared_keys, count_matching, describe_difference,
                          first_mismatch, kind_coverage, latents_equal)
