@@ -144,3 +144,36 @@ def test_hardware_view_counts_the_attention_lanes_and_quantizers():
     assert ops.loc["double_blocks.0.attn.k_quantize", "quantizer"] == "int_scale"
     with pytest.raises(Exception, match="pe_array.mac_modes"):
         estimate("tiny", specialize(base, "semanticdialect"), "semanticdialect-attn8", steps=1)
+
+
+def test_cross_check_taps_attention_calls_and_routes_picked_ones():
+    import vdit
+    from sim.pipeline.coverage import Router
+    from sim.pipeline.crosscheck import LayerTap
+    fp = vdit.build("tiny").init_weights(0)
+    model = vdit.build("tiny").init_weights(0)
+    quant.quantize_model(model, "semanticdialect-fullpath", backend="numba")
+    tap = LayerTap().attach(model)
+    vdit.sample(model, vdit.EVALUATION_SUBSET[:1], seed=0, steps=1, guidance=1.0,
+                recorder=model.quant_context)
+    tap.detach()
+    att = [k for k in tap.order if tap.kinds[k] == "attention"]
+    assert len(att) == 2 * 6 * model.config.num_heads and model.quant_context.attention_observers == []
+    pick = att[5]
+    routed = LayerTap(router=Router([pick], fp, "semanticdialect-fullpath", "reference")).attach(model)
+    seen = []
+    ctx = model.quant_context
+    original = ctx.attention_backend
+    ctx.attention_backend = lambda name: seen.append((name, original(name))) or seen[-1][1]
+    vdit.sample(model, vdit.EVALUATION_SUBSET[:1], seed=0, steps=1, guidance=1.0, recorder=ctx)
+    routed.detach()
+    assert [b for _, b in seen].count("reference") == 1 and seen[att.index(pick)] == (pick[0], "reference")
+    assert routed.digests[pick] == tap.digests[pick]        # numba and the reference agree on the routed call
+
+
+def test_sim_verify_arch_that_cannot_run_the_recipe_is_refused_before_work(tmp_path, capsys):
+    from sim.cli import main
+    rc = main(["verify", "--arch", "rtl-pe-array", "--out", str(tmp_path / "v")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "lut_unit.book_size" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "v").exists()

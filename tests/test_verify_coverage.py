@@ -149,8 +149,12 @@ def test_verify_json_csv_and_report_share_the_coverage_table(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["steps"] == 2 and set(out["backends"]) == {"reference", "ghost-test"}
     ref = out["backends"]["reference"]
-    assert ref["bit_identical"] is True and ref["coverage"] == {"linear": {"checked": 80, "identical": 80},
-                                                                 "weight_only": {"checked": 16, "identical": 16}}
+    model_kinds = {k: v for k, v in ref["coverage"].items() if k in ("linear", "weight_only")}
+    assert ref["bit_identical"] is True and model_kinds == {"linear": {"checked": 80, "identical": 80},
+                                                            "weight_only": {"checked": 16, "identical": 16}}
+    synthetic = {k: v for k, v in ref["coverage"].items() if k not in model_kinds}   # the test-vector stages
+    assert set(synthetic) == {"accumulation_order", "rounding_ties"}
+    assert all(v["checked"] == v["identical"] > 0 for v in synthetic.values())
     ghost = out["backends"]["ghost-test"]
     assert ghost["bit_identical"] is False and "no_such_module_for_this_test" in ghost["skipped"]
     assert all(c["checked"] == 0 for c in ghost["coverage"].values()) and set(ghost["coverage"]) == {"linear",
