@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from .io import atomic_path, atomic_write_csv  # noqa: E402
+from .io import atomic_path, atomic_write_csv, run_lock  # noqa: E402
 from .pages import plot_page, save_page, text_page  # noqa: E402
 
 SENSITIVITY_COLUMNS = 3   # objectives side by side on one landscape page; more continue on another row
@@ -20,8 +20,13 @@ SENSITIVITY_COLUMNS = 3   # objectives side by side on one landscape page; more 
 def write_sweep_report(points: pd.DataFrame, best: pd.DataFrame, objectives: dict, space_keys, constraints,
                        out_dir, title: str) -> dict:
     """Write points.csv, pareto.csv, best.csv and report.pdf into out_dir from an analysed points table
-    (columns feasible, pareto, front.<x>.<y>; see sim.sweep.analysis); returns the paths."""
-    out = Path(out_dir)
+    (columns feasible, pareto, front.<x>.<y>; see sim.sweep.analysis); returns the paths.  The folder (which holds
+    the sweep's results store, so it is not swapped whole) is locked while the report is written."""
+    with run_lock(out_dir):
+        return _write_report(points, best, objectives, space_keys, constraints, Path(out_dir), title)
+
+
+def _write_report(points, best, objectives, space_keys, constraints, out: Path, title: str) -> dict:
     paths = {
         "points": atomic_write_csv(out / "points.csv", points),
         "pareto": atomic_write_csv(out / "pareto.csv", points[points["pareto"]] if len(points) else points),
