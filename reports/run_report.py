@@ -16,6 +16,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
+from vdit.naming import within_block  # noqa: E402
+
 from .io import (atomic_path, atomic_write_bytes, atomic_write_csv, atomic_write_json, read_optional_csv,  # noqa: E402
                  staged_folder)
 from .pages import A4_PORTRAIT, mono_chars_per_line, plot_page, save_page, text_page  # noqa: E402
@@ -176,8 +178,7 @@ def op_type_latency(op: pd.DataFrame, top: int = TOP_OP_TYPES) -> pd.Series:
     """Latency (s per video) per op type, largest first: the block index is dropped (every block's q_proj is one
     type) and a layer's quantize sub-steps count as its quantize step; beyond `top` types the rest are one
     "other (N op types)" entry, so the chart stays readable for any model depth."""
-    name = (op["op"].str.replace(r"^(double|single)_blocks\.\d+\.", "", regex=True)
-            .str.replace(r"\.quantize\..*$", ".quantize", regex=True))
+    name = (op["op"].map(within_block).str.replace(r"\.quantize\..*$", ".quantize", regex=True))
     per_type = op.groupby(name)["latency_s"].sum().sort_values(ascending=False)
     if len(per_type) <= top + 1:
         return per_type
