@@ -18,7 +18,7 @@ import secrets
 import shutil
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 
@@ -51,6 +51,16 @@ def atomic_path(path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def staged_files(folder):
+    """Yield `stage(name)`, which gives a temporary path for file `name` of `folder`; the staged files are renamed
+    into place together when the body ends, and all removed when it fails, so a folder that cannot be swapped
+    whole (a sweep's, beside its results store) never mixes files of two reports."""
+    folder = Path(folder)
+    with ExitStack() as stack:
+        yield lambda name: stack.enter_context(atomic_path(folder / name))
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:

@@ -245,3 +245,25 @@ def test_second_sweep_into_a_busy_folder_is_refused_before_work(held_folder):
     with pytest.raises(OutputFolderError, match=f"pid {pid}"):
         run_sweep(spec, out, executor="inline", progress=False)
     assert not (out / "results.sqlite").exists()
+
+
+def test_sweep_report_failure_leaves_the_earlier_report_whole(tmp_path, monkeypatch):
+    import reports.sweep_report as sweep_report
+    from sim.sweep.analysis import analyse
+    (tmp_path / "results.sqlite").write_bytes(b"store")       # the folder is the sweep's: never swapped away
+    frame = pd.DataFrame([{"point_id": f"p{r}", "status": "done", "seconds": 0.1, "config.rows": r,
+                           "latency_s": 1.0 / r, "energy_j": float(r)} for r in (8, 16, 32)])
+    objectives = {"latency_s": "min", "energy_j": "min"}
+    points, best = analyse(frame, objectives, [])
+    sweep_report.write_sweep_report(points, best, objectives, ["rows"], [], tmp_path, "first")
+    before = _tree(tmp_path)
+    assert set(before) == {"results.sqlite", "points.csv", "pareto.csv", "best.csv", "report.pdf"}
+
+    def crash(*args):
+        raise RuntimeError("crash in a sensitivity page")
+
+    monkeypatch.setattr(sweep_report, "_sensitivity_page", crash)
+    points2, best2 = analyse(frame.assign(latency_s=frame.latency_s * 2), objectives, [])
+    with pytest.raises(RuntimeError, match="sensitivity page"):
+        sweep_report.write_sweep_report(points2, best2, objectives, ["rows"], [], tmp_path, "second")
+    assert _tree(tmp_path) == before                        # no new CSV beside the old PDF, no temp file
