@@ -94,6 +94,10 @@ def read_optional_csv(path):
         return pd.DataFrame()
 
 
+RUN_MARKER = ".sim-output"       # in every staged folder: a folder holding it (or nothing) may be replaced whole
+EARLIER_RUN_FILES = ("manifest.json", "codesign_meta.json")   # run folders written before the marker existed
+
+
 class OutputFolderError(Exception):
     """An output folder that cannot be used: another run holds it, it is not a folder, or it cannot be created."""
 
@@ -168,23 +172,35 @@ def _release(out: Path, fd: int):
 def staged_folder(out):
     """Yield an empty temporary sibling folder `<out>.tmp-<pid>` to write a run into; when the body succeeds it
     replaces `out` whole (an atomic exchange on Linux), when it fails it is removed and `out` is untouched.  The
-    folder's lock is held throughout."""
+    folder's lock is held throughout.  An existing `out` is replaced only when it is empty or holds an earlier
+    run (a mistyped `--out .` must not swap away a source tree)."""
     out = Path(out)
     with run_lock(out) as real:
-        if real.exists() and not real.is_dir():
-            raise OutputFolderError(f"output folder {out}: exists and is not a folder")
         _recover(real)
+        _check_replaceable(out, real)
         tmp = _sibling(real, f".tmp-{os.getpid()}")
         try:
             tmp.mkdir()
         except OSError as exc:
             raise OutputFolderError(f"output folder {out}: cannot create {tmp}: {exc.strerror or exc}") from None
         try:
+            (tmp / RUN_MARKER).write_text("written by reports.io.staged_folder; replaced whole by the next run\n")
             yield tmp
             _swap_in(tmp, real)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+
+def _check_replaceable(out: Path, real: Path):
+    if not real.exists():
+        return
+    if not real.is_dir():
+        raise OutputFolderError(f"output folder {out}: exists and is not a folder")
+    names = {p.name for p in real.iterdir()}
+    if names and RUN_MARKER not in names and not names & set(EARLIER_RUN_FILES):
+        raise OutputFolderError(f"output folder {out}: exists and does not hold an earlier run (no {RUN_MARKER} "
+                                f"or manifest.json); a run replaces its folder whole, so choose a new or empty one")
 
 
 def _leftovers(out: Path, tag: str) -> list:

@@ -12,14 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reports.io import OutputFolderError, run_lock, staged_folder
+from reports.io import RUN_MARKER, OutputFolderError, run_lock, staged_folder
 from reports.run_report import write_run
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _tree(folder: Path) -> dict:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    """The files of a folder, without the staged-run marker."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name != RUN_MARKER}
 
 
 def _siblings(out: Path) -> list:
@@ -36,7 +37,7 @@ def test_staged_folder_replaces_whole_and_cleans_up(tmp_path):
         (tmp / "a.csv").write_text("first")
         (tmp / "only_first.csv").write_text("x")
         assert not out.exists() and (tmp_path / "run.lock").exists()
-    assert _tree(out) == {"a.csv": b"first", "only_first.csv": b"x"}
+    assert _tree(out) == {"a.csv": b"first", "only_first.csv": b"x"} and (out / RUN_MARKER).exists()
     with staged_folder(out) as tmp:
         (tmp / "a.csv").write_text("second")
         assert _tree(out)["a.csv"] == b"first"          # the earlier run stays until the new one is complete
@@ -78,6 +79,7 @@ def test_codesign_writer_failure_keeps_earlier_folder(tmp_path, monkeypatch):
     out = tmp_path / "cmp"
     out.mkdir()
     (out / "codesign.csv").write_text("earlier\n")
+    (out / "codesign_meta.json").write_text("{}")
     monkeypatch.setattr(codesign, "comparison_tables", lambda cmp: {"codesign": pd.DataFrame({"r": [1]})})
 
     class Cmp:
@@ -90,7 +92,7 @@ def test_codesign_writer_failure_keeps_earlier_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(codesign_report, "build_codesign_pdf", crash)
     with pytest.raises(RuntimeError, match="co-design PDF"):
         codesign.write_comparison(Cmp(), out)
-    assert _tree(out) == {"codesign.csv": b"earlier\n"} and _siblings(out) == ["cmp"]
+    assert _tree(out) == {"codesign.csv": b"earlier\n", "codesign_meta.json": b"{}"} and _siblings(out) == ["cmp"]
     paths = codesign.write_comparison(Cmp(), out, pdf=False)
     assert paths == [out / "codesign.csv", out / "codesign_meta.json"]
     assert sorted(_tree(out)) == ["codesign.csv", "codesign_meta.json"] and _siblings(out) == ["cmp"]
@@ -161,12 +163,29 @@ def test_leftovers_of_a_dead_run_are_recovered(tmp_path):
     old = tmp_path / "run.old-999998"              # a run killed between the two renames of a swap
     old.mkdir()
     (old / "a.csv").write_text("complete earlier run")
+    (old / RUN_MARKER).write_text("")
     (tmp_path / "run.tmp-notes").mkdir()           # not ours: left alone
     with staged_folder(out) as tmp:
         assert _tree(out) == {"a.csv": b"complete earlier run"}
         (tmp / "a.csv").write_text("new")
     assert _tree(out) == {"a.csv": b"new"}
     assert _siblings(out) == ["run", "run.tmp-notes"]
+
+
+def test_a_folder_that_is_not_a_run_is_never_swapped_away(tmp_path):
+    out = tmp_path / "src"
+    out.mkdir()
+    (out / "model.py").write_text("precious")
+    with pytest.raises(OutputFolderError, match="does not hold an earlier run"):
+        with staged_folder(out):
+            pytest.fail("the body must not run")
+    assert _tree(out) == {"model.py": b"precious"} and _siblings(out) == ["src"]
+    legacy = tmp_path / "legacy"                  # a run folder written before the marker existed
+    legacy.mkdir()
+    (legacy / "manifest.json").write_text("{}")
+    with staged_folder(legacy) as tmp:
+        (tmp / "manifest.json").write_text("{\"new\": 1}")
+    assert _tree(legacy) == {"manifest.json": b'{"new": 1}'}
 
 
 def test_out_that_is_a_file_is_refused(tmp_path):
