@@ -192,6 +192,12 @@ def staged_folder(out):
             raise
 
 
+def check_replaceable(out):
+    """Raise OutputFolderError unless `staged_folder(out)` may replace `out` (absent, empty, or an earlier run):
+    a command calls it before its work, so a bad --out is refused before, not after."""
+    _check_replaceable(Path(out), Path(out).resolve())
+
+
 def _check_replaceable(out: Path, real: Path):
     if not real.exists():
         return

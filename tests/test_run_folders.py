@@ -188,6 +188,15 @@ def test_a_folder_that_is_not_a_run_is_never_swapped_away(tmp_path):
     assert _tree(legacy) == {"manifest.json": b'{"new": 1}'}
 
 
+def test_run_into_a_folder_that_is_not_a_run_is_refused_before_work(tmp_path, monkeypatch):
+    import sim.pipeline.output as output
+    (tmp_path / "notes.txt").write_text("mine")
+    monkeypatch.setattr(output, "run_pipeline", lambda *a, **k: pytest.fail("work started"))
+    with pytest.raises(OutputFolderError, match="does not hold an earlier run"):
+        output.execute(object(), tmp_path)
+    assert _tree(tmp_path) == {"notes.txt": b"mine"}
+
+
 def test_out_that_is_a_file_is_refused(tmp_path):
     out = tmp_path / "run"
     out.write_text("not a folder")

@@ -17,8 +17,9 @@ def execute(cfg: RunConfig, out_dir, quality=True, crosscheck=True, estimates=Tr
     cross-check object (tables.verify_summary) on stdout instead of the text summary.  The output folder is
     locked for the whole run (a folder another run is writing is refused here, before any work) and replaced
     whole at the end (reports.io.staged_folder)."""
-    from reports.io import run_lock
+    from reports.io import check_replaceable, run_lock
     with run_lock(out_dir):
+        check_replaceable(out_dir)
         return _execute(cfg, out_dir, quality, crosscheck, estimates, json_summary)
 
 
