@@ -24,7 +24,7 @@ import torch
 
 from quant.blocks import FLT_MAX, NONFINITE_MODES
 from quant.errors import NonFiniteError, QuantError, ShapeError
-from quant.gemm import OVERFLOW_ABOVE, _bias, _residual_rows, check_operands, qgemm_with
+from quant.gemm import OVERFLOW_ABOVE, bias_row, check_operands, qgemm_with, residual_row_indices
 from quant.qtensor import QTensor, unpack_nibbles
 from quant.registry import POW2, DialectFormat, ScaledIntFormat, get_format
 from quant.selectors import get_selector
@@ -230,11 +230,11 @@ def qgemm(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None, 
     post_x = _checked(qx, qw)
     res_map, post_r = None, 1.0
     if residual is not None:
-        rows = _residual_rows(residual, residual_rows, qx.rows)
+        rows = residual_row_indices(residual, residual_rows, qx.rows)
         post_r = _checked(residual, qw)
         res_map = np.full(qx.rows, -1, dtype=np.int32)
         res_map[rows] = np.arange(len(rows), dtype=np.int32)
-    b = _bias(bias, qw.rows).reshape(-1) if bias is not None else None
+    b = bias_row(bias, qw.rows).reshape(-1) if bias is not None else None
     tile = tile or ((64, 64) if DEVICE == "cpu" else (128, 128))
     y, _ = launch_qgemm(qx, qw, DEVICE, post_x=post_x, residual=residual, res_map=res_map, post_r=post_r, bias=b,
                      tile=tile)

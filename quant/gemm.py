@@ -83,12 +83,12 @@ def qgemm_with(accumulate_fn, qx: QTensor, qw: QTensor, bias=None, residual: QTe
     check_operands(qx, qw)
     y = _empty_or(accumulate_fn, qx, qw)
     if residual is not None:
-        rows = _residual_rows(residual, residual_rows, qx.rows)
+        rows = residual_row_indices(residual, residual_rows, qx.rows)
         check_operands(residual, qw)
         y_res = _empty_or(accumulate_fn, residual, qw)
         y[rows] = (y[rows] + y_res).astype(np.float32)
     if bias is not None:
-        y = (y + _bias(bias, qw.rows)).astype(np.float32)
+        y = (y + bias_row(bias, qw.rows)).astype(np.float32)
     return y
 
 
@@ -105,7 +105,9 @@ def qgemm_reference(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | Non
     return qgemm_with(accumulate, qx, qw, bias, residual, residual_rows)
 
 
-def _residual_rows(residual: QTensor, residual_rows, m: int) -> np.ndarray:
+def residual_row_indices(residual: QTensor, residual_rows, m: int) -> np.ndarray:
+    """The output rows (int64) that `residual`'s rows add to (all M rows when `residual_rows` is None), checked:
+    one distinct index in [0, m) per residual row.  Shared by every back end's decomposition epilogue."""
     rows = np.arange(m) if residual_rows is None else np.asarray(residual_rows, dtype=np.int64).reshape(-1)
     if len(rows) != residual.rows:
         raise ShapeError(f"qgemm: residual has {residual.rows} rows but residual_rows names {len(rows)}")
@@ -114,7 +116,8 @@ def _residual_rows(residual: QTensor, residual_rows, m: int) -> np.ndarray:
     return rows
 
 
-def _bias(bias, n: int) -> np.ndarray:
+def bias_row(bias, n: int) -> np.ndarray:
+    """`bias` as a float32 (1, N) row to add to Y, checked against W's N rows.  Shared by every back end."""
     b = np.asarray(bias, dtype=np.float32).reshape(-1)
     if b.shape[0] != n:
         raise ShapeError(f"qgemm: bias has {b.shape[0]} entries, W has N={n} rows")

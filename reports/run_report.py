@@ -16,7 +16,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from .io import atomic_path, atomic_write_bytes, atomic_write_csv, atomic_write_json, read_optional_csv  # noqa: E402
+from vdit.naming import within_block  # noqa: E402
+
+from .io import (atomic_path, atomic_write_bytes, atomic_write_csv, atomic_write_json, read_optional_csv,  # noqa: E402
+                 staged_folder)
 from .pages import A4_PORTRAIT, mono_chars_per_line, plot_page, save_page, text_page  # noqa: E402
 
 FRAMES_PNG = "frames.png"
@@ -28,15 +31,16 @@ def write_run(out_dir, tables: dict, manifest: dict, frame_strips: dict, notes: 
               json_files: dict | None = None) -> dict:
     """tables: name -> DataFrame (written as name.csv); frame_strips: caption -> (T, H, W, 3) float frames of one
     video per row (FP first); notes: lines for the summary page; json_files: name -> object (written as
-    name.json, e.g. codesign_meta).  Returns written paths."""
-    out = Path(out_dir)
-    paths = {name: atomic_write_csv(out / f"{name}.csv", df) for name, df in tables.items()}
-    paths.update({name: atomic_write_json(out / f"{name}.json", obj) for name, obj in (json_files or {}).items()})
-    paths["manifest"] = atomic_write_json(out / "manifest.json", dict(manifest, notes=notes))
-    if frame_strips:
-        paths["frames"] = atomic_write_bytes(out / FRAMES_PNG, _strip_png(frame_strips))
-    paths["pdf"] = build_pdf(out)
-    return paths
+    name.json, e.g. codesign_meta).  The folder is replaced whole when everything is written (reports.io
+    staged_folder: a failure leaves the earlier run as it was).  Returns the written paths."""
+    with staged_folder(out_dir) as tmp:
+        paths = {name: atomic_write_csv(tmp / f"{name}.csv", df) for name, df in tables.items()}
+        paths.update({name: atomic_write_json(tmp / f"{name}.json", obj) for name, obj in (json_files or {}).items()})
+        paths["manifest"] = atomic_write_json(tmp / "manifest.json", dict(manifest, notes=notes))
+        if frame_strips:
+            paths["frames"] = atomic_write_bytes(tmp / FRAMES_PNG, _strip_png(frame_strips))
+        paths["pdf"] = build_pdf(tmp)
+    return {name: Path(out_dir) / p.name for name, p in paths.items()}
 
 
 def _strip_png(strips: dict) -> bytes:
@@ -174,8 +178,7 @@ def op_type_latency(op: pd.DataFrame, top: int = TOP_OP_TYPES) -> pd.Series:
     """Latency (s per video) per op type, largest first: the block index is dropped (every block's q_proj is one
     type) and a layer's quantize sub-steps count as its quantize step; beyond `top` types the rest are one
     "other (N op types)" entry, so the chart stays readable for any model depth."""
-    name = (op["op"].str.replace(r"^(double|single)_blocks\.\d+\.", "", regex=True)
-            .str.replace(r"\.quantize\..*$", ".quantize", regex=True))
+    name = (op["op"].map(within_block).str.replace(r"\.quantize\..*$", ".quantize", regex=True))
     per_type = op.groupby(name)["latency_s"].sum().sort_values(ascending=False)
     if len(per_type) <= top + 1:
         return per_type

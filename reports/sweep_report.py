@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 
-from .io import atomic_path, atomic_write_csv  # noqa: E402
+from .io import run_lock, staged_files  # noqa: E402
 from .pages import plot_page, save_page, text_page  # noqa: E402
 
 SENSITIVITY_COLUMNS = 3   # objectives side by side on one landscape page; more continue on another row
@@ -20,24 +20,26 @@ SENSITIVITY_COLUMNS = 3   # objectives side by side on one landscape page; more 
 def write_sweep_report(points: pd.DataFrame, best: pd.DataFrame, objectives: dict, space_keys, constraints,
                        out_dir, title: str) -> dict:
     """Write points.csv, pareto.csv, best.csv and report.pdf into out_dir from an analysed points table
-    (columns feasible, pareto, front.<x>.<y>; see sim.sweep.analysis); returns the paths."""
-    out = Path(out_dir)
-    paths = {
-        "points": atomic_write_csv(out / "points.csv", points),
-        "pareto": atomic_write_csv(out / "pareto.csv", points[points["pareto"]] if len(points) else points),
-        "best": atomic_write_csv(out / "best.csv", best),
-    }
+    (columns feasible, pareto, front.<x>.<y>; see sim.sweep.analysis); returns the paths.  The folder (which holds
+    the sweep's results store, so it is not swapped whole) is locked while the report is written."""
+    with run_lock(out_dir):
+        return _write_report(points, best, objectives, space_keys, constraints, Path(out_dir), title)
+
+
+def _write_report(points, best, objectives, space_keys, constraints, out: Path, title: str) -> dict:
+    tables = {"points": points, "pareto": points[points["pareto"]] if len(points) else points, "best": best}
     objs = [m for m in objectives if m in points.columns]
-    with atomic_path(out / "report.pdf") as tmp:
-        with PdfPages(tmp) as pdf:
+    with staged_files(out) as stage:
+        for name, frame in tables.items():
+            stage(f"{name}.csv").write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+        with PdfPages(stage("report.pdf")) as pdf:
             _summary_page(pdf, title, points, best, objectives, constraints)
             for col in [c for c in points.columns if c.startswith("front.")]:
                 _front_page(pdf, points, col)
             for key in space_keys:
                 if f"config.{key}" in points.columns and objs:
                     _sensitivity_page(pdf, points, f"config.{key}", objs)
-    paths["pdf"] = out / "report.pdf"
-    return paths
+    return {**{name: out / f"{name}.csv" for name in tables}, "pdf": out / "report.pdf"}
 
 
 def _missing(value) -> bool:

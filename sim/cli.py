@@ -8,6 +8,7 @@ import pkgutil
 import sys
 
 from quant.errors import QuantError
+from reports.io import OutputFolderError
 
 from . import commands
 
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # e.g. `sim estimate | head`
         sys.stderr.close()
         return 0
-    except (CliError, QuantError, FileNotFoundError) as exc:
+    except (CliError, QuantError, FileNotFoundError, OutputFolderError) as exc:
         msg = exc.args[0] if exc.args else str(exc)
         print(f"sim {args.command}: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -7,6 +7,7 @@ from torch import nn
 from .blocks import DoubleStreamBlock, LastLayer, SingleStreamBlock
 from .config import MMDiTConfig, get_config
 from .layers import MLPEmbedder, rope_angles, timestep_embedding
+from .naming import double_block, single_block
 
 
 class MMDiTModel(nn.Module):
@@ -28,9 +29,9 @@ class MMDiTModel(nn.Module):
         self.cond_in = nn.Linear(c.cond_channels, h)
         self.txt_in = nn.Linear(c.context_in_dim, h)
         self.double_blocks = nn.ModuleList(
-            DoubleStreamBlock(h, c.num_heads, c.mlp_hidden, f"double_blocks.{i}") for i in range(c.depth))
+            DoubleStreamBlock(h, c.num_heads, c.mlp_hidden, double_block(i)) for i in range(c.depth))
         self.single_blocks = nn.ModuleList(
-            SingleStreamBlock(h, c.num_heads, c.mlp_hidden, f"single_blocks.{j}")
+            SingleStreamBlock(h, c.num_heads, c.mlp_hidden, single_block(j))
             for j in range(c.depth_single_blocks))
         self.final_layer = LastLayer(h, c.in_channels)
         self._recorder = None

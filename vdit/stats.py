@@ -9,7 +9,6 @@ token ratio: the same over tokens (rows), leaving out all-zero rows (text paddin
 from __future__ import annotations
 
 import argparse
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from torch import nn
 
 from . import data
 from .checkpoint import load_checkpoint
+from .naming import block_kind, within_block
 from .outliers import inject_outliers
 from .sampler import sample
 
@@ -64,11 +64,8 @@ def collect(model, prompts, steps: int = 10, seed: int = 0, guidance: float = 4.
 
 def layer_kind(name: str) -> str:
     """double_blocks.1.img_attn.q_proj -> img_attn.q_proj; single_blocks.3.linear2 -> single.linear2."""
-    m = re.match(r"double_blocks\.\d+\.(.*)", name)
-    if m:
-        return m.group(1)
-    m = re.match(r"single_blocks\.\d+\.(.*)", name)
-    return f"single.{m.group(1)}" if m else name
+    kind = block_kind(name)
+    return f"single.{within_block(name)}" if kind == "single" else within_block(name)
 
 
 def summarize(stats: list) -> list:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from vdit.naming import in_attention
+
 from .mapping import GemmProblems, ceil_div, choose_tiling, get_dataflow
 from .spec import ArchSpec, load_arch
 from .recipes import DIALECT_SELECTORS
@@ -53,7 +55,7 @@ def simulate(trace: Trace, arch: ArchSpec | str = "edge", dataflow: str | None =
     ops = trace.ops.copy()
     q = ops[ops.kind == "quantize"]
     online = {}
-    for kind, book in zip(q.quantizer, q.dialects_scanned * np.where(q.op.str.contains(r"\.attn\."), 1,
+    for kind, book in zip(q.quantizer, q.dialects_scanned * np.where(q.op.map(in_attention), 1,
                                                                       trace.recipe.sub_books)):
         online[kind] = max(online.get(kind, 0), int(book))
     check_runs(arch, trace.recipe, set(ops.loc[ops.kind == "gemm", "mac_mode"]), online)

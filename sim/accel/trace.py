@@ -12,6 +12,8 @@ from math import ceil
 
 import pandas as pd
 
+from vdit.naming import IMG, TXT, attention_scope, double_block, single_block
+
 from .recipes import DECODER_KIND, FP16_BITS, HwRecipe, get_recipe
 from .workload import ModelShape, model_shape
 
@@ -210,8 +212,8 @@ def _linear(rows, name, m, k, n, group, block, quant_input=True):
 
 def _double_block(rows: _Rows, s: ModelShape, i: int, full_path: bool):
     g, h, f = "double", s.hidden, s.mlp_hidden
-    p = f"double_blocks.{i}"
-    lens = {"img": s.video_tokens, "txt": s.text_tokens}
+    p = double_block(i)
+    lens = {IMG: s.video_tokens, TXT: s.text_tokens}
     for st, ls in lens.items():
         _modulation(rows, f"{p}.{st}_mod", s, 6, g, i)
         rows.vector(f"{p}.{st}_norm1", "layernorm", ls * h, g, i)
@@ -219,7 +221,7 @@ def _double_block(rows: _Rows, s: ModelShape, i: int, full_path: bool):
         for j, proj in enumerate(("q_proj", "k_proj", "v_proj")):
             _linear(rows, f"{p}.{st}_attn.{proj}", ls, h, h, g, i, quant_input=(j == 0))
         rows.vector(f"{p}.{st}_attn.norm", "rmsnorm", 2 * ls * h, g, i)
-    _attention(rows, f"{p}.attn", s, g, i, full_path)
+    _attention(rows, attention_scope(p), s, g, i, full_path)
     for st, ls in lens.items():
         _linear(rows, f"{p}.{st}_attn.proj", ls, h, h, g, i)
         rows.vector(f"{p}.{st}_gate_residual1", "gate_residual", ls * h, g, i)
@@ -233,7 +235,7 @@ def _double_block(rows: _Rows, s: ModelShape, i: int, full_path: bool):
 
 def _single_block(rows: _Rows, s: ModelShape, j: int, full_path: bool):
     g, h, f, L = "single", s.hidden, s.mlp_hidden, s.tokens
-    p = f"single_blocks.{j}"
+    p = single_block(j)
     _modulation(rows, f"{p}.modulation", s, 3, g, j)
     rows.vector(f"{p}.pre_norm", "layernorm", L * h, g, j)
     rows.vector(f"{p}.modulate", "modulate", L * h, g, j)
@@ -241,7 +243,7 @@ def _single_block(rows: _Rows, s: ModelShape, j: int, full_path: bool):
     _linear(rows, f"{p}.k_proj", L, h, h, g, j, quant_input=False)
     _linear(rows, f"{p}.v_mlp", L, h, h + f, g, j, quant_input=False)
     rows.vector(f"{p}.norm", "rmsnorm", 2 * L * h, g, j)
-    _attention(rows, f"{p}.attn", s, g, j, full_path)
+    _attention(rows, attention_scope(p), s, g, j, full_path)
     rows.vector(f"{p}.mlp.gelu", "gelu_tanh", L * f, g, j)
     _linear(rows, f"{p}.linear2", L, h + f, h, g, j)
     rows.vector(f"{p}.gate_residual", "gate_residual", L * h, g, j)

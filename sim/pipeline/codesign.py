@@ -30,13 +30,13 @@ def comparison_tables(cmp) -> dict:
 
 
 def write_comparison(cmp, out_dir, pdf: bool = True) -> list:
-    """Write the co-design files (each atomically) and, with `pdf`, codesign.pdf; returns the paths."""
-    from reports.io import atomic_write_csv, atomic_write_json
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [atomic_write_csv(out / f"{name}.csv", df) for name, df in comparison_tables(cmp).items()]
-    paths.append(atomic_write_json(out / "codesign_meta.json", cmp.meta))
-    if pdf:
-        from reports.codesign_report import build_codesign_pdf
-        paths.append(build_codesign_pdf(out))
-    return paths
+    """Write the co-design files and, with `pdf`, codesign.pdf into a folder that replaces `out_dir` whole when
+    all are written (reports.io.staged_folder); returns the paths."""
+    from reports.io import atomic_write_csv, atomic_write_json, staged_folder
+    with staged_folder(out_dir) as tmp:
+        paths = [atomic_write_csv(tmp / f"{name}.csv", df) for name, df in comparison_tables(cmp).items()]
+        paths.append(atomic_write_json(tmp / "codesign_meta.json", cmp.meta))
+        if pdf:
+            from reports.codesign_report import build_codesign_pdf
+            paths.append(build_codesign_pdf(tmp))
+    return [Path(out_dir) / p.name for p in paths]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vdit.naming import is_attention_call
+
 from .crosscheck import KINDS
 
 
@@ -66,7 +68,8 @@ class Router:
             warnings.simplefilter("ignore")   # the recipe's book fallback is recorded in the run's notes
             r = get_recipe(recipe).resolved()
         ctx = QuantContext(r, backend)        # the twins' own statistics; never consulted for a routed call
-        layers = {k[0] for k in self.picks if ".attn." not in k[0]}   # attention calls borrow the back end only
+        # attention calls borrow the back end only; they have no twin layer
+        layers = {k[0] for k in self.picks if not is_attention_call(k[0])}
         self._twins = {n: QuantLinear(fp_model.get_submodule(n), n, r.action_for(n), r, backend, ctx)
                        for n in layers}
         self._saved = {}

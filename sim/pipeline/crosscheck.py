@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vdit.naming import block_of
+
 KINDS = ("linear", "linear_decomposed", "linear_seda", "weight_only", "attention")
 
 
@@ -183,11 +185,6 @@ def kind_coverage(ref: LayerTap, other: LayerTap) -> tuple:
             tally[2].add(ref.steps.get(key))
     done = lambda t: KindCoverage(t[0], t[1], tuple(sorted(s for s in t[2] if s is not None)))
     return {k: done(acc[k]) for k in KINDS if k in acc}, done(attn)
-
-
-def block_of(layer: str) -> str:
-    parts = layer.split(".")
-    return ".".join(parts[:2]) if parts[0] in ("double_blocks", "single_blocks") else parts[0]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,16 @@ MAX_STRIP_VIDEOS = 2
 
 def execute(cfg: RunConfig, out_dir, quality=True, crosscheck=True, estimates=True, json_summary=False) -> int:
     """Returns 0 when every cross-checked back end is bit-identical, 1 otherwise.  json_summary: print the
-    cross-check object (tables.verify_summary) on stdout instead of the text summary."""
+    cross-check object (tables.verify_summary) on stdout instead of the text summary.  The output folder is
+    locked for the whole run (a folder another run is writing is refused here, before any work) and replaced
+    whole at the end (reports.io.staged_folder)."""
+    from reports.io import check_replaceable, run_lock
+    with run_lock(out_dir):
+        check_replaceable(out_dir)
+        return _execute(cfg, out_dir, quality, crosscheck, estimates, json_summary)
+
+
+def _execute(cfg, out_dir, quality, crosscheck, estimates, json_summary) -> int:
     from reports import build_manifest
     from reports.run_report import write_run
 

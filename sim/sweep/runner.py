@@ -3,7 +3,7 @@ store each result as it arrives, skip points already finished in the store.
 
 Executors:
 - "ray"    : Ray tasks (chunks of points), retried by Ray when a worker dies (max_retries);
-- "local"  : a process pool on this machine (no Ray needed);
+- "local"  : a process pool on this machine (no Ray needed); its workers exit when the driver dies;
 - "inline" : the driver process itself (debugging, tests).
 A `tune` search runs through Ray Tune; each trial looks its point up in the store first.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from .store import ResultStore
 
 EXECUTORS = ("ray", "local", "inline")
 RAY_TASK_RETRIES = 3
+DRIVER_POLL_S = 0.25      # how often a local pool worker checks that its driver is still alive
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,14 @@ def run_sweep(spec: SweepSpec, out_dir, executor: str = "ray", workers: int | No
               chunk: int = 16, progress: bool = True) -> SweepRun:
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid executors: {', '.join(EXECUTORS)}")
+    from reports.io import run_lock
     workers = workers or os.cpu_count() or 1
     out_dir = Path(out_dir)
+    with run_lock(out_dir):      # a second sweep into the same folder is refused, not interleaved
+        return _run_locked(spec, out_dir, executor, workers, address, chunk, progress)
+
+
+def _run_locked(spec, out_dir, executor, workers, address, chunk, progress) -> SweepRun:
     store = ResultStore(out_dir / "results.sqlite")
     try:
         store.bind_spec(spec_fingerprint(spec))
@@ -93,7 +101,7 @@ def _run_points(spec, store, executor, workers, address, chunk, progress):
         for c in chunks:
             consume(evaluate_chunk(spec.evaluator, c))
     elif executor == "local":
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with local_pool(workers) as pool:
             futures = [pool.submit(evaluate_chunk, spec.evaluator, c) for c in chunks]
             for f in as_completed(futures):
                 consume(f.result())
@@ -101,6 +109,25 @@ def _run_points(spec, store, executor, workers, address, chunk, progress):
         _run_on_ray(spec, chunks, workers, address, consume)
     bar.close()
     return n_unique, n_unique - len(todo), counts["ok"], counts["failed"]
+
+
+def local_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers exit when this (driver) process dies, even by SIGKILL, which gives the pool
+    no chance to shut them down."""
+    return ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_driver)
+
+
+def _exit_with_driver():
+    """Pool worker initializer: a daemon thread exits the worker once it is re-parented, which happens when the
+    process that started it (the driver, or the fork server that the driver's death also ends) dies."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(DRIVER_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
 
 
 def _ray():
