@@ -10,7 +10,8 @@ from .. import defaults, preflight
 def register(sub):
     p = sub.add_parser("estimate", help="latency, energy and area of a whole sampling run on a design")
     p.add_argument("--workload", default=defaults.WORKLOAD, help="opensora2-256px, opensora2-768px or tiny")
-    p.add_argument("--arch", default=defaults.ARCH, help="a shipped design (configs/arch/*.yaml, e.g. edge, edge-7nm, npu-7nm) or a YAML path")
+    p.add_argument("--arch", default=defaults.ARCH,
+                   help="a shipped design (configs/arch/*.yaml, e.g. edge, edge-7nm, npu-7nm) or a YAML path")
     p.add_argument("--recipe", default=defaults.RECIPE, help="quantization recipe (see sim.accel.recipes)")
     p.add_argument("--dataflow", choices=("os", "ws"), default=None, help="default: the design's")
     p.add_argument("--full-path", action="store_true", help="quantize the attention matmuls too")

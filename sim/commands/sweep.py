@@ -2,8 +2,6 @@
 resumable from its results store, with Pareto reports (CSV + PDF)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from .. import defaults, preflight
 from ..cli import CliError
 

@@ -12,7 +12,8 @@ from .run import add_model_flags, config_from_args
 def register(sub):
     p = sub.add_parser("verify", help="cross-check back ends bit for bit on a slice of the run")
     p.add_argument("config", nargs="?", help="run configuration YAML (default configs/run/default.yaml)")
-    p.add_argument("--out", default=defaults.out_dir("verify"), help=f"output folder (default {defaults.out_dir('verify')})")
+    p.add_argument("--out", default=defaults.out_dir("verify"),
+                   help=f"output folder (default {defaults.out_dir('verify')})")
     add_model_flags(p)
     p.add_argument("--backends", help="comma-separated back ends to cross-check")
     p.add_argument("--json", action="store_true", help="print the verdict and coverage by call kind as JSON")
