@@ -2,7 +2,7 @@
 checkpoint headers) and output locations (created and probed for writability).  Each failure is an InputError
 whose message names the flag or field and the file, so that a typo costs a second, not a sampling run.
 
-    preflight.out_dir("out/run", "--out")            # creates it; refuses a file, /proc/..., a read-only folder
+    preflight.out_dir("out/run", "--out")            # probes it; refuses a file, /proc/..., a read-only folder
     preflight.checkpoint("tiny", "--checkpoint")     # shipped name or .safetensors path; header + config checked
     preflight.arch("edge", "--arch")                 # loads and validates the design (overrides too)
 """
@@ -24,10 +24,13 @@ def _os_reason(exc: OSError) -> str:
 
 
 def out_dir(path, where: str = "--out") -> Path:
-    """Create the output folder (and parents) and prove it writable by writing and removing a probe file."""
+    """Prove the output folder writable before any work: create it (and parents) if missing, write and remove a
+    probe file, then remove the folders this check created, so that a run refused later leaves nothing behind
+    and the writer still finds the folder as the user left it."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise InputError(f"{where} {p}: exists and is not a folder")
+    created = [d for d in (p, *p.parents) if not d.exists()]
     try:
         p.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=p)
@@ -38,6 +41,12 @@ def out_dir(path, where: str = "--out") -> Path:
             os.unlink(probe)
     except OSError as exc:
         raise InputError(f"{where} {p}: cannot write there ({_os_reason(exc)})") from None
+    finally:
+        for d in created:                     # deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                break
     return p
 
 

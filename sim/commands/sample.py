@@ -1,6 +1,8 @@
 """`sim sample`: sample videos from the tiny VDiT checkpoint and write a PNG grid (and optionally a GIF)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from .. import defaults, preflight
 from ..cli import CliError
 
@@ -58,6 +60,8 @@ def run(args) -> int:
         inject_outliers(model)
     g = card_guidance() if args.guidance is None else args.guidance
     res = vdit.sample(model, prompts, seed=args.seed, steps=args.steps, guidance=g)
+    for path in filter(None, (args.out, args.gif)):   # preflight probed them without leaving folders behind
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     render.save_png(res.frames, args.out, prompts)
     if args.gif:
         render.save_gif(res.frames, args.gif)

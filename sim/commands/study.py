@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from .. import defaults, preflight
 from ..cli import CliError
@@ -57,8 +58,9 @@ def register(sub):
 
 def checkpoint_arg(name_or_path: str) -> str:
     """The checkpoint as the manifest records it: shipped names as their repository-relative path."""
-    preflight.checkpoint(name_or_path)
-    return defaults.CHECKPOINT if name_or_path in defaults.SHIPPED_MODELS else str(name_or_path)
+    path = preflight.checkpoint(name_or_path)
+    shipped = name_or_path in defaults.SHIPPED_MODELS and Path(defaults.CHECKPOINT).exists()   # run from the root
+    return defaults.CHECKPOINT if shipped else str(path)
 
 
 def _config(args, prompts):
