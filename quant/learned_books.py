@@ -2,7 +2,7 @@
 
 Each entry is a named constant with its provenance, produced by `quant.learn.learn_formatbook(...)` (through
 quant/calibrate.py) and printed by `quant.learn.freeze_source(book)`, pasted below with the calibration settings
-that reproduce it (`sim study --calibrate-book FILE` writes both; tests/test_study.py checks the book's shape and
+that reproduce it (`sim calibrate-book --out FILE` writes both; tests/test_study.py checks the book's shape and
 provenance, and a slow test re-runs the calibration and compares every dialect).
 
 dialectfp4-32 [ours]: the default D=32 book of SemanticDialect (docs/formats.md#dialectfp4-32) -- DialectFP4's 16 dialects
@@ -14,7 +14,7 @@ from __future__ import annotations
 from .formatbooks import Dialect, Formatbook, register_formatbook  # noqa: F401  (used by pasted entries)
 
 # dialectfp4-32 calibration: 390000 blocks of 32 from vdit/checkpoints/tiny.safetensors; reproduce with
-# `sim study --calibrate-book FILE` (tests/test_study.py, marked slow, checks it).
+# `sim calibrate-book --out FILE` (tests/test_study.py, marked slow, checks it).
 DIALECTFP4_32_CALIBRATION = {
     'prompts': 24,
     'steps': 10,

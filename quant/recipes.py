@@ -87,7 +87,7 @@ SEDA_PARTITIONS = ("shape", "range")
 class Seda:
     """Semantic-aware dialect assignment [paper]; details [ours] (see quant/seda.py).
 
-    n_subbooks: S sub-formatbooks (D/S dialects each) [ours: 2, chosen by `sim study --tune` on calibration prompts
+    n_subbooks: S sub-formatbooks (D/S dialects each) [ours: 2, chosen by `sim tune` on calibration prompts
             (results/study/tuning.csv: S=2 beat S=4 and S=8 with and without outlier injection)].  n_anchors: anchor tokens per sample [ours: 8].
     refresh_every: token groups are rebuilt every T denoising steps from the attention map [ours: 5].
     partition: "shape" (each sub-book spans the ranges with one upper-magnitude shape) or "range" [ours].

@@ -1,5 +1,10 @@
 """The `sim` command line.  Each subcommand lives in its own module under sim/commands/ and exposes
-`register(subparsers)`; this file only discovers them, so adding a command is one file."""
+`register(subparsers)`; this file only discovers them, so adding a command is one file.
+
+One error path: every error a user can cause (the classes in `user_errors()`) is printed as one line
+`sim COMMAND: error: WHERE: WHAT` and exits 2; argument errors also print one line and exit 2; Ctrl-C prints one
+line (with the command's resume hint, e.g. for a sweep) and exits 130.  Anything else is a bug in this suite and
+keeps its traceback."""
 from __future__ import annotations
 
 import argparse
@@ -7,20 +12,41 @@ import importlib
 import pkgutil
 import sys
 
-from quant.errors import QuantError
-from reports.io import OutputFolderError
-
 from . import commands
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130          # 128 + SIGINT, what shells report for Ctrl-C
 
 
 class CliError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
+def user_errors() -> tuple:
+    """The exception classes a user can cause, all mapped to exit code 2 (imported here, once, so that the
+    list is in one place; each names the file and field, tensor, key or layer in its message)."""
+    from quant.errors import QuantError                  # incl. UnknownNameError, NonFiniteError, ShapeError
+    from reports.codesign_report import CodesignInputError
+    from reports.io import OutputFolderError             # --out in use by another run, or not a run folder
+    from sim.accel.schema import SpecError               # arch / energy YAML
+    from sim.pipeline.config import RunConfigError       # run config YAML
+    from sim.preflight import InputError                 # names, files and output folders checked before work
+    from sim.sweep.spec import SweepSpecError            # sweep YAML, incl. its space
+    from sim.sweep.store import StoreError               # results.sqlite: corrupt, or of another sweep
+    from vdit.checkpoint import CheckpointError          # safetensors header, keys, shapes
+    return (CliError, QuantError, SpecError, RunConfigError, InputError, SweepSpecError, StoreError,
+            CheckpointError, CodesignInputError, OutputFolderError)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line (`sim gemm: error: argument --m: ...`), exit 2, like every other user error."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sim", description="4-bit video DiT accelerator co-design suite")
+    parser = _Parser(prog="sim", description="4-bit video DiT accelerator co-design suite")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -30,16 +56,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:       # e.g. FileNotFoundError: say the file, not the errno
+        where = exc.filename if exc.filename is not None else ""
+        return f"{where}: {exc.strerror}" if where else exc.strerror
+    if isinstance(exc, KeyError) and exc.args:         # KeyError's str() adds quotes around the message
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:                          # --help (0) or an argument error (2, already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    errors = user_errors()
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. `sim estimate | head`
         sys.stderr.close()
         return 0
-    except (CliError, QuantError, FileNotFoundError, OutputFolderError) as exc:
-        msg = exc.args[0] if exc.args else str(exc)
+    except KeyboardInterrupt:
+        hint = getattr(args, "resume_hint", None)
+        print(f"sim {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (*errors, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        msg = " ".join(_message(exc).split("\n"))       # one line, whatever the message held
         print(f"sim {args.command}: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

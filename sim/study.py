@@ -17,10 +17,12 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import defaults
+
 STUDY_RECIPES = ("fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdialect", "semanticdialect",
                  "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16")
 OUTLIER_MODES = ("none", "on")
-DEFAULT_CHECKPOINT = "vdit/checkpoints/tiny.safetensors"
+DEFAULT_CHECKPOINT = defaults.CHECKPOINT
 # keys of vdit.metrics.compare kept per (recipe, prompt, seed); the rest (per-step lists, FP-only values) are not
 VIDEO_KEYS = ("psnr_db", "psnr_worst_db", "ssim", "tdiff_psnr_db", "flicker_delta", "warp_error_delta",
               "latent_nmse", "latent_cosine", "velocity_nmse_mean", "velocity_cosine_mean")
@@ -36,7 +38,7 @@ class StudyConfig:
     steps: int = 6
     seeds: tuple = (0,)
     outliers: tuple = OUTLIER_MODES
-    backend: str = "numba"
+    backend: str = defaults.BACKEND
     guidance: float = 4.0
     checkpoint: str = DEFAULT_CHECKPOINT
     threads: int = 1

@@ -7,12 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import defaults
+
 SUMMARY_METRICS = ("psnr_db", "ssim", "tdiff_psnr_db", "flicker_delta", "warp_error_delta", "latent_nmse",
                    "velocity_nmse_mean", "task_all")
 MARGIN_METRICS = ("psnr_db", "ssim", "tdiff_psnr_db")
 # for flicker / warping deltas the ideal is 0, so the comparison uses their magnitude
 ABS_BETTER = ("flicker_delta", "warp_error_delta")
-TARGET = "semanticdialect"
+TARGET = defaults.RECIPE
 GAP_LOW, GAP_HIGH = "nvfp4", "w8a8"
 
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from . import defaults
 from .study import DEFAULT_CHECKPOINT, StudyConfig, file_sha256, fp_reference, run_recipe, set_threads
 
 
@@ -21,7 +22,7 @@ class BookCalibration:
     seeds: tuple = (0,)
     guidance: float = 4.0
     row_stride: int = 128
-    recipe: str = "semanticdialect"
+    recipe: str = defaults.RECIPE
     size: int = 32
     base: str = "dialectfp4"
     name: str = "dialectfp4-32"
@@ -59,7 +60,7 @@ def settings_source(settings: BookCalibration, info: dict) -> str:
     const = settings.name.upper().replace("-", "_")
     body = "".join(f"    {k!r}: {v!r},\n" for k, v in d.items())
     return (f"# {settings.name} calibration: {info['blocks']} blocks of 32 from {info['checkpoint']}; reproduce with\n"
-            f"# `sim study --calibrate-book FILE` (tests/test_study.py, marked slow, checks it).\n"
+            f"# `sim calibrate-book --out FILE` (tests/test_study.py, marked slow, checks it).\n"
             f"{const}_CALIBRATION = {{\n{body}}}\n")
 
 
@@ -90,7 +91,7 @@ def tuning_variants(base, grid=TUNING_GRID) -> list:
     return out
 
 
-def tune(cfg: StudyConfig, base: str = "semanticdialect", grid=TUNING_GRID, log=print):
+def tune(cfg: StudyConfig, base: str = defaults.RECIPE, grid=TUNING_GRID, log=print):
     """Mean PSNR / SSIM / temporal PSNR vs FP of each knob variant on cfg.prompts (calibration prompts)."""
     import pandas as pd
     import quant

@@ -43,12 +43,13 @@ def test_study_smoke(tmp_path):
     # a second partial run with another recipe, merged with the first: same tables as one run of both
     assert sim_main(["study", "--recipes", "w4a16", "--prompts", "1", "--steps", "2", "--outliers", "none",
                      "--out", str(tmp_path / "part")]) == 0
-    assert sim_main(["study", "--merge", f"{out},{tmp_path / 'part'}", "--out", str(tmp_path / "merged")]) == 0
+    assert sim_main(["study-merge", str(out), str(tmp_path / "part"), "--out", str(tmp_path / "merged")]) == 0
     merged = pd.read_csv(tmp_path / "merged" / "summary.csv")
     assert list(merged.recipe) == ["fp", "nvfp4", "w4a16"]
     assert merged.set_index("recipe").loc["nvfp4", "psnr_db"] == pytest.approx(psnr["nvfp4"])
     assert sim_main(["study", "--recipes", "w4a16", "--prompts", "1", "--steps", "3", "--outliers", "none",
                      "--out", str(tmp_path / "other")]) == 0
+    # the old spelling still works (with a deprecation note) and refuses different settings
     assert sim_main(["study", "--merge", f"{out},{tmp_path / 'other'}", "--out", str(tmp_path / "bad")]) == 2
 
 

@@ -19,9 +19,11 @@ def test_grid_points_are_the_cartesian_product_with_stable_ids():
 
 def test_random_points_are_seeded_and_in_range():
     raw = dict(BASE, search={"kind": "random", "samples": 50, "seed": 3},
-               space={"x": {"min": 1, "max": 100, "log": True, "int": True}, "y": [1, 2]})
+               space={"arch_overrides.pe_array.rows": {"min": 1, "max": 100, "log": True, "int": True},
+                      "arch_overrides.pe_array.cols": [8, 16]})
     a, b = parse_sweep(raw).points(), parse_sweep(raw).points()
-    assert a == b and all(1 <= p["x"] <= 100 and isinstance(p["x"], int) for p in a)
+    rows = [p["arch_overrides"]["pe_array"]["rows"] for p in a]
+    assert a == b and all(1 <= r <= 100 and isinstance(r, int) for r in rows)
     raw2 = dict(raw, search={"kind": "random", "samples": 50, "seed": 4})
     assert parse_sweep(raw2).points() != a
 

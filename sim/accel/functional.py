@@ -38,7 +38,7 @@ from .datapath_pe import accumulate, edge_decode, lane_mode
 from .schema import SpecError
 from .spec import ArchSpec, load_arch
 
-DEFAULT_DESIGN = "edge"
+DEFAULT_DESIGN = "edge"          # = sim.defaults.ARCH (tests/test_cli_errors.py checks they agree)
 NAME_PREFIX = "accel"
 # the design fields the datapath reads (for reports and `describe`)
 FIELDS_READ = ("pe_array.rows", "pe_array.cols", "pe_array.dataflow", "pe_array.mac_modes",

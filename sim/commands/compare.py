@@ -1,21 +1,23 @@
 """`sim compare`: format-specialized designs side by side at equal area or equal peak throughput, with quality.
 
-    sim compare --workload opensora2-256px --base edge --recipes semanticdialect,mxfp4,nvfp4,int4_g32,w8a8 \
+    sim compare --workload opensora2-256px --arch edge --recipes semanticdialect,mxfp4,nvfp4,int4_g32,w8a8 \
                 --normalize area [--json] [--out DIR]
 """
 from __future__ import annotations
 
 import json
 
+from .. import defaults, preflight
 from ..cli import CliError
 
-DEFAULT_RECIPES = "semanticdialect,mxfp4,nvfp4,int4_g32,w8a8"
+DEFAULT_RECIPES = f"{defaults.RECIPE},mxfp4,nvfp4,int4_g32,w8a8"
 
 
 def register(sub):
     p = sub.add_parser("compare", help="format-specialized designs at equal area or throughput, with quality")
-    p.add_argument("--workload", default="opensora2-256px", help="opensora2-256px, opensora2-768px or tiny")
-    p.add_argument("--base", default="edge", help="base design name or YAML path (its area / peak is the target)")
+    p.add_argument("--workload", default=defaults.WORKLOAD, help="opensora2-256px, opensora2-768px or tiny")
+    p.add_argument("--arch", "--base", dest="base", default=defaults.ARCH,
+                   help="base design name or YAML path (its area / peak is the target; --base is the old name)")
     p.add_argument("--recipes", default=DEFAULT_RECIPES, help="comma-separated recipe names (quant's catalog)")
     p.add_argument("--normalize", choices=("area", "throughput"), default="area",
                    help="scale each specialized design's PE array to the base's area or peak 4-bit MACs/cycle")
@@ -33,19 +35,17 @@ def register(sub):
 
 def run(args) -> int:
     from sim.accel.compare import STUDY_DIR, compare
-    from sim.accel.schema import SpecError
-    recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
-    if not recipes:
-        raise CliError("--recipes: give at least one recipe name")
+    recipes = list(preflight.recipes(preflight.csv_list(args.recipes, "--recipes"), "--recipes"))
+    if args.reference is not None:
+        preflight.recipes([args.reference], "--reference")
+    preflight.workloads([args.workload])
+    preflight.arch(args.base, "--arch")
     if args.area_mm2 is not None and not args.area_mm2 > 0:
         raise CliError(f"--area-mm2: must be a positive number of mm^2, got {args.area_mm2}")
-    out = _check_out(args.out)
+    out = None if args.out is None else preflight.out_dir(args.out)
     study = None if args.no_quality else (args.study or STUDY_DIR)
-    try:
-        cmp = compare(args.workload, args.base, recipes, args.normalize, args.area_mm2, args.reference, study,
-                      args.quality_mode, args.full_path)
-    except SpecError as exc:
-        raise CliError(str(exc)) from None
+    cmp = compare(args.workload, args.base, recipes, args.normalize, args.area_mm2, args.reference, study,
+                  args.quality_mode, args.full_path)
     if out is not None:
         from sim.pipeline.codesign import write_comparison
         paths = write_comparison(cmp, out)
@@ -55,16 +55,6 @@ def run(args) -> int:
     else:
         print_table(cmp)
     return 0
-
-
-def _check_out(out):
-    if out is None:
-        return None
-    from pathlib import Path
-    p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise CliError(f"--out {out}: exists and is not a folder")
-    return p
 
 
 def as_json(cmp) -> dict:

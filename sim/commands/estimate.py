@@ -4,14 +4,15 @@ from __future__ import annotations
 import json
 import time
 
-from ..cli import CliError
+from .. import defaults, preflight
 
 
 def register(sub):
     p = sub.add_parser("estimate", help="latency, energy and area of a whole sampling run on a design")
-    p.add_argument("--workload", default="opensora2-256px", help="opensora2-256px, opensora2-768px or tiny")
-    p.add_argument("--arch", default="edge", help="a shipped design (configs/arch/*.yaml, e.g. edge, edge-7nm, npu-7nm) or a YAML path")
-    p.add_argument("--recipe", default="semanticdialect", help="quantization recipe (see sim.accel.recipes)")
+    p.add_argument("--workload", default=defaults.WORKLOAD, help="opensora2-256px, opensora2-768px or tiny")
+    p.add_argument("--arch", default=defaults.ARCH,
+                   help="a shipped design (configs/arch/*.yaml, e.g. edge, edge-7nm, npu-7nm) or a YAML path")
+    p.add_argument("--recipe", default=defaults.RECIPE, help="quantization recipe (see sim.accel.recipes)")
     p.add_argument("--dataflow", choices=("os", "ws"), default=None, help="default: the design's")
     p.add_argument("--full-path", action="store_true", help="quantize the attention matmuls too")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -20,12 +21,11 @@ def register(sub):
 
 def run(args) -> int:
     from sim.accel.estimate import estimate
-    from sim.accel.schema import SpecError
     t0 = time.perf_counter()
-    try:
-        est = estimate(args.workload, args.arch, args.recipe, args.dataflow, full_path=args.full_path)
-    except (SpecError, KeyError) as exc:
-        raise CliError(str(exc.args[0] if exc.args else exc)) from None
+    preflight.workloads([args.workload])
+    preflight.recipes([args.recipe])
+    arch = preflight.arch(args.arch)
+    est = estimate(args.workload, arch, args.recipe, args.dataflow, full_path=args.full_path)
     rep = est.summary()
     rep["simulated_in_s"] = time.perf_counter() - t0
     if args.json:

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 
+from .. import defaults, preflight
 from ..cli import CliError
+
+# the trace and the engine count MACs and bytes in int64: m*k*n above 2**60 would wrap (2**62 is int64's range
+# with the engine's x4 byte factors) and give silently wrong cycles [ours]
+MAX_MACS = 2 ** 60
 
 
 def register(sub):
     p = sub.add_parser("gemm", help="one GEMM through the accelerator timing/energy model")
-    p.add_argument("--arch", default="edge", help="design name (edge, edge-large, int8-systolic) or YAML path")
+    p.add_argument("--arch", default=defaults.ARCH, help="design name (edge, edge-large, int8-systolic) or YAML path")
     p.add_argument("--m", type=int, required=True, help="rows of X (tokens)")
     p.add_argument("--k", type=int, required=True, help="reduction dimension")
     p.add_argument("--n", type=int, required=True, help="rows of W (output features)")
@@ -48,12 +53,16 @@ def gemm_report(args) -> dict:
     }
 
 
+def _check_dims(args):
+    if min(args.m, args.k, args.n) >= 1 and args.m * args.k * args.n > MAX_MACS:
+        raise CliError(f"--m/--k/--n: {args.m} x {args.k} x {args.n} = {args.m * args.k * args.n:.3g} MACs; at most "
+                       f"2**60 (the model counts in 64-bit integers)")
+
+
 def run(args) -> int:
-    from sim.accel.schema import SpecError
-    try:
-        rep = gemm_report(args)
-    except (SpecError, KeyError) as exc:
-        raise CliError(str(exc.args[0] if exc.args else exc)) from None
+    _check_dims(args)
+    preflight.arch(args.arch)
+    rep = gemm_report(args)
     if args.json:
         print(json.dumps(rep, indent=2))
         return 0

@@ -6,6 +6,9 @@ import numpy as np
 
 import quant
 
+from .. import preflight
+from ..cli import CliError
+
 DEFAULT_FORMATS = "dialectfp4,mxfp4,nvfp4,int4_g32,int8"
 
 
@@ -18,6 +21,9 @@ def register(sub):
     p.add_argument("--n", type=int, default=256, help="synthetic weight rows (output features)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backends", default="reference,numba", help="back ends to cross-check")
+    p.add_argument("--nonfinite", choices=("raise", "saturate"), default="raise",
+                   help="NaN/Inf in --input: raise (default; names row and block) or saturate (NaN -> 0, "
+                        "+-Inf -> the largest finite value, then quantized as usual)")
     p.set_defaults(func=run)
 
 
@@ -35,21 +41,48 @@ def sqnr_db(ref: np.ndarray, approx: np.ndarray) -> float:
     return float("inf") if noise == 0 else 10 * np.log10(float(np.sum(ref.astype(np.float64) ** 2)) / noise)
 
 
+def load_input(path: str, nonfinite: str) -> np.ndarray:
+    """A real-valued .npy array with at least one row of at least one element (one line naming the file else)."""
+    preflight.input_file(path, "--input")
+    try:
+        x = np.load(path, allow_pickle=False)
+    except ValueError as exc:          # object arrays (pickles) and files that are not .npy
+        raise CliError(f"--input {path}: not a numeric .npy array ({exc})") from None
+    if not isinstance(x, np.ndarray) or x.dtype.kind not in "biuf":
+        raise CliError(f"--input {path}: dtype {getattr(x, 'dtype', type(x).__name__)}; need a real numeric array")
+    if x.ndim < 1 or x.size == 0:
+        raise CliError(f"--input {path}: shape {list(x.shape)}; need at least one row of K >= 1 values "
+                       f"(an (M, K) matrix or a K vector)")
+    x = x.astype(np.float32)
+    if nonfinite == "saturate":        # the same rule as quant's nonfinite='saturate', so that SQNR is finite
+        x = np.where(np.isnan(x), np.float32(0), np.clip(x, -np.finfo(np.float32).max, np.finfo(np.float32).max))
+    return x.astype(np.float32)
+
+
 def run(args) -> int:
+    formats = preflight.formats(preflight.csv_list(args.formats, "--formats"))
+    backends = list(preflight.backends(preflight.csv_list(args.backends, "--backends"), "--backends"))
     if args.input:
-        x = np.load(args.input).astype(np.float32)
+        x = load_input(args.input, args.nonfinite)
         _, w = synthetic_layer(1, x.shape[-1], args.n, args.seed)
     else:
         x, w = synthetic_layer(args.m, args.k, args.n, args.seed)
-    backends = [b for b in args.backends.split(",") if b]
+    try:
+        return _table(x, w, formats, backends, args.nonfinite)
+    except quant.errors.NonFiniteError as exc:   # the library's hint names its keyword; the CLI has a flag
+        raise CliError(f"--input {args.input}: non-finite value in row {exc.row}, block {exc.block} (use "
+                       f"--nonfinite saturate to clamp to the format's largest magnitude instead)") from None
+
+
+def _table(x, w, formats, backends, nonfinite) -> int:
     y_fp = x.reshape(-1, x.shape[-1]) @ w.T
     header = f"{'format':<14}{'bits/elem':>10}{'SQNR x dB':>11}{'GEMM SQNR dB':>14}  {'back ends bit-identical':<24}"
     print(header)
     print("-" * len(header))
-    for fmt in [f for f in args.formats.split(",") if f]:
+    for fmt in formats:
         results = {}
         for be in backends:
-            qx = quant.quantize(x, fmt, backend=be, tensor="input")
+            qx = quant.quantize(x, fmt, backend=be, tensor="input", nonfinite=nonfinite)
             qw = quant.quantize(w, fmt, backend=be, tensor="weight", selector=_weight_selector(fmt))
             results[be] = (qx, quant.qgemm(qx, qw, backend=be))
         qx, y = results[backends[0]]

@@ -1,24 +1,27 @@
 """`sim sample`: sample videos from the tiny VDiT checkpoint and write a PNG grid (and optionally a GIF)."""
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
+from .. import defaults, preflight
 from ..cli import CliError
 
-DEFAULT_CHECKPOINT = os.path.join("vdit", "checkpoints", "tiny.safetensors")
+DEFAULT_CHECKPOINT = defaults.CHECKPOINT
+DEFAULT_OUT = defaults.out_dir("sample", "samples.png")
 PROMPT_SETS = ("evaluation", "calibration")
 
 
 def register(sub):
     p = sub.add_parser("sample", help="render sample videos of the tiny VDiT to a PNG grid / GIF")
-    p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="safetensors checkpoint (default: the tiny one)")
+    p.add_argument("--checkpoint", default=defaults.MODEL,
+                   help="shipped model name (tiny) or .safetensors path (default: the tiny one)")
     p.add_argument("--prompts", default="evaluation",
                    help=f"a prompt set ({', '.join(PROMPT_SETS)}) or prompts separated by ';'")
     p.add_argument("--n", type=int, default=8, help="number of prompts taken from the set")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the checkpoint card's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="samples.png", help="PNG grid path")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"PNG grid path (default {DEFAULT_OUT})")
     p.add_argument("--gif", default=None, help="also write an animated GIF here")
     p.add_argument("--outliers", action="store_true", help="STRESS MODE: inject function-preserving outliers first")
     p.set_defaults(func=run)
@@ -44,15 +47,21 @@ def run(args) -> int:
     from vdit import render, tasks
     from vdit.outliers import inject_outliers
     from vdit.release import card_guidance
-    if not os.path.exists(args.checkpoint):
-        raise CliError(f"checkpoint {args.checkpoint} not found (train one with `python -m vdit.train`)")
+    if args.n < 1 or args.steps < 1:
+        raise CliError(f"--n and --steps must be at least 1, got {args.n} and {args.steps}")
+    path = preflight.checkpoint(args.checkpoint)
+    prompts = _prompts(args.prompts, args.n)
+    preflight.out_file(args.out)
+    if args.gif:
+        preflight.out_file(args.gif, "--gif")
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    model, _ = vdit.load_checkpoint(args.checkpoint)
+    model, _ = vdit.load_checkpoint(str(path))
     if args.outliers:
         inject_outliers(model)
-    prompts = _prompts(args.prompts, args.n)
     g = card_guidance() if args.guidance is None else args.guidance
     res = vdit.sample(model, prompts, seed=args.seed, steps=args.steps, guidance=g)
+    for path in filter(None, (args.out, args.gif)):   # preflight probed them without leaving folders behind
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     render.save_png(res.frames, args.out, prompts)
     if args.gif:
         render.save_gif(res.frames, args.gif)

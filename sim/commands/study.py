@@ -1,15 +1,21 @@
-"""`sim study`: the quality study of every recipe on evaluation prompts (with and without outlier injection),
-plus its calibration-only companions: `--tune` (SemanticDialect knobs) and `--calibrate-book` (the D=32 book).
+"""`sim study`: the quality study of every recipe on evaluation prompts (with and without outlier injection).
+Its companions are commands of their own: `sim tune` (SemanticDialect knobs on calibration prompts, tune.py),
+`sim calibrate-book` (the D=32 book, calibrate_book.py) and `sim study-merge` (combine partial runs,
+study_merge.py).  The old spellings `sim study --tune / --calibrate-book PY / --merge A,B` still work and say
+which command replaced them.
 
-    sim study --out results/study                                  # the committed study
-    sim study --tune --prompts 4 --out results/study               # tuning.csv on calibration prompts
-    sim study --calibrate-book /tmp/book.py                        # freeze_source of dialectfp4-32
-    sim study --merge A,B --out results/study                      # combine partial runs (recipes split)
+    sim study --out results/study                                  # the committed study (default out/study)
+    sim tune --prompts 4 --out results/study                       # tuning.csv on calibration prompts
+    sim calibrate-book --out /tmp/book.py                          # freeze_source of dialectfp4-32
+    sim study-merge A B --out results/study                        # combine partial runs (recipes split)
 """
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
+from .. import defaults, preflight
 from ..cli import CliError
 
 OUTPUTS = ("study_tidy.csv", "study_costs.csv", "summary.csv", "margins.csv", "gap_closed.csv", "features.csv",
@@ -24,35 +30,46 @@ def _csv(text: str, cast=str) -> tuple:
         raise CliError(f"could not parse {text!r}: {exc}") from None
 
 
-def register(sub):
-    from ..study import DEFAULT_CHECKPOINT, OUTLIER_MODES, STUDY_RECIPES
-    p = sub.add_parser("study", help="quality study: every recipe vs FP on evaluation prompts (tidy CSV + summary)")
+def add_sampling_flags(p, command: str, prompts_help: str):
+    """The flags `sim study` and `sim tune` share (the same names as in `sim run` and `sim sample`)."""
+    from ..study import OUTLIER_MODES, STUDY_RECIPES
     p.add_argument("--recipes", default=",".join(STUDY_RECIPES), help="comma-separated recipe names")
-    p.add_argument("--prompts", type=int, default=8, help="number of prompts (evaluation subset; calibration "
-                   "prompts with --tune)")
+    p.add_argument("--prompts", type=int, default=8, help=prompts_help)
     p.add_argument("--steps", type=int, default=6, help="sampler steps")
     p.add_argument("--seeds", default="0", help="comma-separated sampling seeds")
     p.add_argument("--outliers", default=",".join(OUTLIER_MODES), help="comma-separated: none, on (stress mode)")
-    p.add_argument("--backend", default="numba", help="quantization back end (numba, reference, ...)")
+    p.add_argument("--backend", default=defaults.BACKEND, help="quantization back end (numba, reference, ...)")
     p.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the checkpoint card's)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for torch and Numba")
-    p.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT)
-    p.add_argument("--out", default=os.path.join("results", "study"), help="output folder")
-    p.add_argument("--tune", action="store_true", help="tune SemanticDialect knobs on CALIBRATION prompts; "
-                   "writes OUT/tuning.csv")
-    p.add_argument("--calibrate-book", metavar="PY", default=None,
-                   help="learn dialectfp4-32 on calibration prompts and write its freeze_source to PY")
-    p.add_argument("--merge", metavar="DIRS", default=None,
-                   help="comma-separated output folders of partial runs (same settings, different recipes): "
-                   "write their combined tables and summary to --out without sampling")
+    p.add_argument("--checkpoint", default=defaults.CHECKPOINT, help="shipped model name (tiny) or .safetensors path")
+    p.add_argument("--out", default=defaults.out_dir(command),
+                   help=f"output folder (default {defaults.out_dir(command)}; the committed study is results/study)")
+
+
+def register(sub):
+    p = sub.add_parser("study", help="quality study: every recipe vs FP on evaluation prompts (tidy CSV + summary)")
+    add_sampling_flags(p, "study", "number of evaluation prompts")
+    # the old spellings of `sim tune`, `sim calibrate-book` and `sim study-merge`, kept working with a notice
+    p.add_argument("--tune", action="store_true", help="deprecated: use `sim tune`")
+    p.add_argument("--calibrate-book", metavar="PY", default=None, help="deprecated: use `sim calibrate-book --out PY`")
+    p.add_argument("--merge", metavar="DIRS", default=None, help="deprecated: use `sim study-merge DIR DIR ...`")
     p.set_defaults(func=run)
+
+
+def checkpoint_arg(name_or_path: str) -> str:
+    """The checkpoint as the manifest records it: shipped names as their repository-relative path."""
+    path = preflight.checkpoint(name_or_path)
+    shipped = name_or_path in defaults.SHIPPED_MODELS and Path(defaults.CHECKPOINT).exists()   # run from the root
+    return defaults.CHECKPOINT if shipped else str(path)
 
 
 def _config(args, prompts):
     from ..study import StudyConfig
     from vdit.release import card_guidance
-    if not os.path.exists(args.checkpoint):
-        raise CliError(f"checkpoint {args.checkpoint} not found (train one with `python -m vdit.train`)")
+    args.checkpoint = checkpoint_arg(args.checkpoint)
+    preflight.backends([args.backend])
+    if args.threads < 1:
+        raise CliError(f"--threads must be at least 1, got {args.threads}")
     if args.prompts < 1 or args.prompts > len(prompts):
         raise CliError(f"--prompts must be in 1..{len(prompts)}, got {args.prompts}")
     try:
@@ -64,49 +81,34 @@ def _config(args, prompts):
         raise CliError(str(exc)) from None
 
 
+def _deprecated(old: str, new: str):
+    print(f"sim study: note: `sim study {old}` is deprecated; use `{new}`", file=sys.stderr)
+
+
 def run(args) -> int:
     import vdit
     if args.calibrate_book:
-        return _calibrate(args)
+        _deprecated("--calibrate-book PY", "sim calibrate-book --out PY")
+        from .calibrate_book import calibrate
+        return calibrate(args.checkpoint, args.guidance, args.threads, args.calibrate_book)
     if args.merge:
-        return _merge(args)
+        _deprecated("--merge A,B", "sim study-merge A B")
+        from .study_merge import merge
+        return merge(_csv(args.merge), args.out)
     if args.tune:
-        return _tune(args, _config(args, vdit.CALIBRATION_PROMPTS))
-    return _study(args, _config(args, vdit.EVALUATION_SUBSET))
+        _deprecated("--tune", "sim tune")
+        from .tune import tune_to
+        cfg = _config(args, vdit.CALIBRATION_PROMPTS)
+        return tune_to(cfg, preflight.out_dir(args.out))
+    cfg = _config(args, vdit.EVALUATION_SUBSET)
+    return _study(args, cfg)
 
 
 def _study(args, cfg) -> int:
     from ..study import config_dict, run_study
+    preflight.out_dir(args.out)
     res = run_study(cfg)
     _write(args.out, config_dict(cfg), res.tidy, res.costs, res.notes)
-    return 0
-
-
-def _merge(args) -> int:
-    """Summaries of several partial runs (e.g. recipes split across processes) that used the same settings."""
-    import json
-
-    import pandas as pd
-    dirs = _csv(args.merge)
-    manifests = []
-    for d in dirs:
-        path = os.path.join(d, "manifest.json")
-        if not os.path.exists(path):
-            raise CliError(f"--merge: {path} not found (each folder must hold a `sim study` output)")
-        with open(path) as fh:
-            manifests.append(json.load(fh))
-    conf = {k: v for k, v in manifests[0]["config"].items() if k != "recipes"}
-    for d, m in zip(dirs, manifests):
-        other = {k: v for k, v in m["config"].items() if k != "recipes"}
-        if other != conf:
-            raise CliError(f"--merge: {d} was run with different settings than {dirs[0]}; only the recipes may differ")
-    conf["recipes"] = [r for m in manifests for r in m["config"]["recipes"]]
-    tidy = pd.concat([pd.read_csv(os.path.join(d, "study_tidy.csv")) for d in dirs], ignore_index=True)
-    costs = pd.concat([pd.read_csv(os.path.join(d, "study_costs.csv"), dtype={"formatbook": str}) for d in dirs],
-                      ignore_index=True)
-    costs["formatbook"] = costs["formatbook"].fillna("")
-    notes = list(dict.fromkeys(n for m in manifests for n in m.get("notes", [])))
-    _write(args.out, conf, tidy, costs, notes + [f"merged from {len(dirs)} partial runs with identical settings"])
     return 0
 
 
@@ -129,26 +131,3 @@ def _write(out: str, conf: dict, tidy, costs, notes) -> None:
                       build_manifest(conf, seeds={"sampling": list(conf["seeds"]), "outliers": 0},
                                      extra={"notes": notes}))
     print(f"wrote {', '.join(OUTPUTS)} to {out}")
-
-
-def _tune(args, cfg) -> int:
-    from reports.io import atomic_write_csv
-    from ..study_tune import tune
-    table = tune(cfg)
-    path = os.path.join(args.out, "tuning.csv")
-    atomic_write_csv(path, table)
-    print(f"wrote {path}")
-    return 0
-
-
-def _calibrate(args) -> int:
-    from quant.learn import freeze_source
-    from reports.io import atomic_write_text
-    from ..study_tune import BookCalibration, calibrate_book, settings_source
-    from vdit.release import card_guidance
-    settings = BookCalibration(guidance=card_guidance() if args.guidance is None else args.guidance)
-    book, info = calibrate_book(settings, args.checkpoint, args.threads)
-    src = settings_source(settings, info) + freeze_source(book)
-    atomic_write_text(args.calibrate_book, src)
-    print(f"wrote {args.calibrate_book} ({info['blocks']} blocks, learn {info['learn_seconds']:.0f} s)")
-    return 0

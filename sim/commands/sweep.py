@@ -2,15 +2,14 @@
 resumable from its results store, with Pareto reports (CSV + PDF)."""
 from __future__ import annotations
 
-from pathlib import Path
-
+from .. import defaults, preflight
 from ..cli import CliError
 
 
 def register(sub):
     p = sub.add_parser("sweep", help="run a design-space sweep (resumable) and write Pareto reports")
     p.add_argument("spec", help="sweep YAML (see configs/sweeps/)")
-    p.add_argument("--out", help="output folder (default runs/sweep-<name>)")
+    p.add_argument("--out", help=f"output folder (default {defaults.out_dir('sweep', '<name>')})")
     p.add_argument("--executor", default="ray", choices=("ray", "local", "inline"),
                    help="ray (default; local Ray instance unless --address), local process pool, or inline")
     p.add_argument("--workers", type=int, default=None, help="parallel workers (default: all cores)")
@@ -23,16 +22,18 @@ def register(sub):
 
 def run(args) -> int:
     from reports.sweep_report import write_sweep_report
-    from sim.sweep import ResultStore, SweepSpecError, load_sweep, run_sweep
+    from sim.sweep import ResultStore, load_sweep, run_sweep
     from sim.sweep.analysis import analyse
 
-    try:
-        spec = load_sweep(args.spec)
-    except SweepSpecError as exc:
-        raise CliError(str(exc)) from None
+    spec = load_sweep(preflight.input_file(args.spec, "sweep file"))   # space values checked as the fields they set
     if args.workers is not None and args.workers < 1:
         raise CliError(f"--workers must be at least 1, got {args.workers}")
-    out = Path(args.out or f"runs/sweep-{spec.name}")
+    if args.chunk < 1:
+        raise CliError(f"--chunk must be at least 1, got {args.chunk}")
+    out = preflight.out_dir(args.out or defaults.out_dir("sweep", spec.name))
+    # Ctrl-C (sim.cli prints this): every finished point is already committed to the store
+    args.resume_hint = (f"finished points are kept in {out / 'results.sqlite'}; rerun `sim sweep {args.spec} "
+                        f"--out {out}` to resume")
     if not args.report_only:
         res = run_sweep(spec, out, executor=args.executor, workers=args.workers, address=args.address,
                         chunk=args.chunk, progress=not args.no_progress)

@@ -5,13 +5,16 @@ datapath is built from design X as given (without it: the run's design specializ
 cannot represent is refused before any work, naming the field.  `--recipe R`: check recipe R."""
 from __future__ import annotations
 
-from .run import config_from_args
+from .. import defaults
+from .run import add_model_flags, config_from_args
 
 
 def register(sub):
     p = sub.add_parser("verify", help="cross-check back ends bit for bit on a slice of the run")
     p.add_argument("config", nargs="?", help="run configuration YAML (default configs/run/default.yaml)")
-    p.add_argument("--out", default="out/verify")
+    p.add_argument("--out", default=defaults.out_dir("verify"),
+                   help=f"output folder (default {defaults.out_dir('verify')})")
+    add_model_flags(p)
     p.add_argument("--backends", help="comma-separated back ends to cross-check")
     p.add_argument("--json", action="store_true", help="print the verdict and coverage by call kind as JSON")
     p.add_argument("--arch", dest="verify_arch", default=None,

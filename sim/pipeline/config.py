@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from sim import defaults
 from sim.accel.schema import SpecError, load_yaml
 
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+ROOT = defaults.ROOT
 DEFAULT_RUN = ROOT / "configs" / "run" / "default.yaml"
 CONFIG_VERSION = 1
-SHIPPED_MODELS = {"tiny": ROOT / "vdit" / "checkpoints" / "tiny.safetensors"}
+SHIPPED_MODELS = defaults.SHIPPED_MODELS
 
 
 class RunConfigError(ValueError):
@@ -31,12 +32,12 @@ class RunConfig:
     None = `arch` specialized for each recipe (sim.accel.specialize), so every recipe can be checked;
     codesign_recipes: baselines compared with the run's recipes on format-specialized designs of `arch`
     (`sim compare` on codesign_workload at equal codesign_normalize, quality from the committed study)."""
-    model: str = "tiny"
-    recipe: str = "semanticdialect"
+    model: str = defaults.MODEL
+    recipe: str = defaults.RECIPE
     compare_recipes: tuple = ()
-    arch: str = "edge"
-    full_backend: str = "numba"
-    check_backends: tuple = ("reference", "triton", "accel")
+    arch: str = defaults.ARCH
+    full_backend: str = defaults.BACKEND
+    check_backends: tuple = defaults.CHECK_BACKENDS
     slice_steps: int = 3
     slice_prompts: int = 1
     interpreter_layer_calls: int = 9
@@ -44,11 +45,11 @@ class RunConfig:
     steps: int = 10
     guidance: float = 6.0
     seed: int = 0
-    workloads: tuple = ("tiny", "opensora2-256px")
+    workloads: tuple = defaults.RUN_WORKLOADS
     outliers: bool = False
     verify_arch: str | None = None
     codesign_recipes: tuple = ("int4_g32", "w8a8")
-    codesign_workload: str = "opensora2-256px"
+    codesign_workload: str = defaults.WORKLOAD
     codesign_normalize: str = "area"
     source: str = "<defaults>"
 
@@ -65,7 +66,7 @@ class RunConfig:
         return tuple(dict.fromkeys(self.recipes + self.codesign_recipes))
 
     def checkpoint_path(self) -> Path:
-        p = SHIPPED_MODELS.get(self.model, Path(self.model))
+        p = defaults.checkpoint_path(self.model)
         if not p.exists():
             raise RunConfigError(f"{self.source}: field 'model': no checkpoint {p} (shipped models: "
                                  f"{', '.join(SHIPPED_MODELS)}, or a .safetensors path)")
@@ -119,7 +120,7 @@ def parse_run_config(raw: dict, source: str) -> RunConfig:
 
 def _check_names(cfg: RunConfig) -> RunConfig:
     import quant
-    from sim.accel.spec import resolve_arch_path
+    from sim import preflight
     from sim.accel.workload import workload_names
     src = cfg.source
     for field_, names in (("recipe", (cfg.recipe,)), ("compare_recipes", cfg.compare_recipes),
@@ -131,21 +132,25 @@ def _check_names(cfg: RunConfig) -> RunConfig:
     if cfg.codesign_normalize not in ("area", "throughput"):
         raise RunConfigError(f"{src}: field 'codesign_normalize': got {cfg.codesign_normalize!r}; valid: area, "
                              f"throughput")
-    for b in (cfg.full_backend,) + cfg.check_backends:
-        if b not in quant.backend_names():
-            raise RunConfigError(f"{src}: field 'check_backends': unknown back end {b!r}; valid: "
-                                 f"{', '.join(quant.backend_names())}")
+    for field_, names in (("full_backend", (cfg.full_backend,)), ("check_backends", cfg.check_backends)):
+        for b in names:
+            if b not in quant.backend_names():
+                raise RunConfigError(f"{src}: field '{field_}': unknown back end {b!r}; valid: "
+                                     f"{', '.join(quant.backend_names())}")
     for w in cfg.workloads + (cfg.codesign_workload,):
         if w not in workload_names():
             raise RunConfigError(f"{src}: field 'workloads': unknown workload {w!r}; valid: {', '.join(workload_names())}")
-    from sim.accel.schema import SpecError
     for field_, arch in (("arch", cfg.arch), ("verify_arch", cfg.verify_arch)):
         if arch is None:
             continue
-        try:
-            resolve_arch_path(arch)
-        except SpecError as exc:  # names the design and the valid ones
-            raise RunConfigError(f"{src}: field '{field_}': {exc}") from None
+        try:                      # loaded and validated in full now, not at the estimate stage
+            preflight.arch(arch, f"field '{field_}'")
+        except preflight.InputError as exc:  # names the design file and its field
+            raise RunConfigError(f"{src}: {exc}") from None
+    try:                          # the checkpoint's header and derived config, before any sampling
+        preflight.checkpoint(cfg.model, "field 'model'")
+    except preflight.InputError as exc:
+        raise RunConfigError(f"{src}: {exc}") from None
     if "accel" in cfg.check_backends + (cfg.full_backend,):
         try:                      # the functional datapath must represent the design: checked now, not mid-run
             accel_backend(cfg, cfg.recipe)

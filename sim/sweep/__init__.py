@@ -2,7 +2,7 @@
 from .pareto import pareto_mask
 from .runner import EXECUTORS, SweepRun, run_sweep
 from .spec import SweepSpec, SweepSpecError, load_sweep, parse_sweep, point_id, resolve
-from .store import ResultStore
+from .store import ResultStore, StoreError
 
 __all__ = ["pareto_mask", "EXECUTORS", "SweepRun", "run_sweep", "SweepSpec", "SweepSpecError", "load_sweep",
-           "parse_sweep", "point_id", "resolve", "ResultStore"]
+           "parse_sweep", "point_id", "resolve", "ResultStore", "StoreError"]

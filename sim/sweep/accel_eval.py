@@ -1,6 +1,6 @@
 """The `accel` sweep evaluator: one design point through the accelerator model (shapes only).
 
-Point config keys: workload (default opensora2-256px), arch (shipped name or YAML path, default edge),
+Point config keys: workload (default sim.defaults.WORKLOAD), arch (shipped name or YAML path, default sim.defaults.ARCH),
 arch_overrides (nested dict merged over the design before validation), recipe, dataflow (optional),
 specialize (bool: run the point on `specialize(design, recipe)`, the design the recipe needs and nothing else),
 full_path (bool), quality (optional {study: a `sim study` folder or summary CSV, mode: none|on, columns: [...]}:
@@ -31,11 +31,12 @@ def evaluate(cfg: dict) -> dict:
     from sim.accel.spec import load_arch
     from sim.accel.specialize import specialize
 
-    recipe = cfg.get("recipe", "semanticdialect")
-    arch = load_arch(cfg.get("arch", "edge"), cfg.get("arch_overrides"))
+    from sim import defaults
+    recipe = cfg.get("recipe", defaults.RECIPE)
+    arch = load_arch(cfg.get("arch", defaults.ARCH), cfg.get("arch_overrides"))
     if cfg.get("specialize"):
         arch = specialize(arch, recipe)
-    est = estimate(cfg.get("workload", "opensora2-256px"), arch, recipe, dataflow=cfg.get("dataflow"),
+    est = estimate(cfg.get("workload", defaults.WORKLOAD), arch, recipe, dataflow=cfg.get("dataflow"),
                    full_path=bool(cfg.get("full_path", False)))
     s = est.summary()
     out = {

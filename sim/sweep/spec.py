@@ -146,9 +146,16 @@ def parse_sweep(raw, source: str = "<dict>") -> SweepSpec:
             raise bad(f"constraints[{i}]", f"need {{metric, op, value}} with op in {', '.join(OPS)}")
         constraints.append(Constraint(str(c["metric"]), c["op"], float(c["value"])))
     base = dict(raw.get("base") or {})
+    evaluator = str(raw.get("evaluator", "accel"))
+    from sim.sweep.evaluators import EVALUATORS
+    if evaluator not in EVALUATORS:
+        raise bad("evaluator", f"unknown evaluator {evaluator!r}; valid: {', '.join(sorted(EVALUATORS))}")
+    if evaluator == "accel":      # every space value checked as the point field it overrides, before any point runs
+        from sim.sweep.space_check import check_accel
+        check_accel(base, space, bad)
     _check_quality(base, objectives, constraints, bad)
     return SweepSpec(
-        name=str(raw.get("name", Path(source).stem)), evaluator=str(raw.get("evaluator", "accel")),
+        name=str(raw.get("name", Path(source).stem)), evaluator=evaluator,
         base=base, search_kind=kind, samples=int(samples or 0),
         seed=int(search.get("seed", 0)), algorithm=str(search.get("algorithm", "random")), space=dict(space),
         objectives=dict(objectives), constraints=tuple(constraints), source=source)

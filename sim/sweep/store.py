@@ -27,14 +27,23 @@ CREATE TABLE IF NOT EXISTS sweep (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+class StoreError(ValueError):
+    """A results store that cannot be used: not an SQLite database, corrupt, or of another sweep (names the file)."""
+
+
 class ResultStore:
     def __init__(self, path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        self._db.commit()
+        try:
+            self._db = sqlite3.connect(str(self.path), timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self._db.commit()
+            self._db.execute("SELECT point_id, config, metrics, status, seconds FROM points LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:   # sqlite3's own message does not say which file
+            raise StoreError(f"results store {self.path}: {exc} (not a usable results.sqlite; use another --out "
+                             f"folder or delete it to start over)") from None
 
     def close(self):
         self._db.close()
@@ -52,7 +61,7 @@ class ResultStore:
             self._db.execute("INSERT INTO sweep VALUES ('spec', ?)", (spec_json,))
             self._db.commit()
         elif row[0] != spec_json:
-            raise ValueError(f"results store {self.path} belongs to a different sweep specification; "
+            raise StoreError(f"results store {self.path} belongs to a different sweep specification; "
                              f"use another --out folder or delete the store to start over")
 
     def done_ids(self) -> set:
@@ -72,6 +81,13 @@ class ResultStore:
 
     def frame(self) -> pd.DataFrame:
         """Tidy table: one row per finished point, config flattened with dotted column names, then metrics."""
+        try:
+            return self._frame()
+        except (sqlite3.DatabaseError, json.JSONDecodeError, TypeError) as exc:  # rows damaged after the open
+            raise StoreError(f"results store {self.path}: unreadable row ({exc}); delete it and rerun the sweep") \
+                from None
+
+    def _frame(self) -> pd.DataFrame:
         rows = []
         for pid, cfg, met, status, secs in self._db.execute(
                 "SELECT point_id, config, metrics, status, seconds FROM points ORDER BY point_id"):
