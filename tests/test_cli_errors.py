@@ -145,6 +145,15 @@ def test_report_corrupt_csv(tmp_path, capsys):
     assert not (tmp_path / "report.pdf").exists()
 
 
+def test_report_csv_without_a_needed_column(tmp_path, capsys):
+    """A CSV that parses but lacks a column the pages read: one line naming the folder and the column."""
+    (tmp_path / "manifest.json").write_text('{"config": {}}')
+    (tmp_path / "crosscheck.csv").write_text("a,b\n1,2\n")
+    rc = main(["report", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err and "'bit_identical'" in err
+
+
 def sweep_file(tmp_path, space=None, name="t"):
     raw = {"version": 1, "name": name, "evaluator": "accel",
            "base": {"workload": "tiny", "arch": "edge", "recipe": "semanticdialect"}, "search": {"kind": "grid"},

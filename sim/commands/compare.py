@@ -44,12 +44,18 @@ def run(args) -> int:
         raise CliError(f"--area-mm2: must be a positive number of mm^2, got {args.area_mm2}")
     out = None if args.out is None else preflight.out_dir(args.out)
     study = None if args.no_quality else (args.study or STUDY_DIR)
-    cmp = compare(args.workload, args.base, recipes, args.normalize, args.area_mm2, args.reference, study,
-                  args.quality_mode, args.full_path)
-    if out is not None:
-        from sim.pipeline.codesign import write_comparison
-        paths = write_comparison(cmp, out)
-        print(f"wrote {', '.join(str(p) for p in paths)}", flush=True)
+    from contextlib import nullcontext
+
+    from reports.io import check_replaceable, run_lock
+    with run_lock(out) if out is not None else nullcontext():    # the folder is ours, and replaceable, first
+        if out is not None:
+            check_replaceable(out)
+        cmp = compare(args.workload, args.base, recipes, args.normalize, args.area_mm2, args.reference, study,
+                      args.quality_mode, args.full_path)
+        if out is not None:
+            from sim.pipeline.codesign import write_comparison
+            paths = write_comparison(cmp, out)
+            print(f"wrote {', '.join(str(p) for p in paths)}", flush=True)
     if args.json:
         print(json.dumps(as_json(cmp), indent=2, default=float))
     else:

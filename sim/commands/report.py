@@ -39,5 +39,11 @@ def run(args) -> int:
     from reports.run_report import build_pdf
     out = Path(args.dir)
     check_run_folder(out)
-    print(f"report: {build_pdf(out)}")
+    try:
+        pdf = build_pdf(out)
+    except KeyError as exc:       # a CSV that parses but lacks a column the pages read (edited, or foreign)
+        name = exc.args[0] if exc.args else exc
+        raise CliError(f"{out}: a table lacks the column {name!r} that the report reads; rerun `sim run` to "
+                       f"regenerate the folder") from None
+    print(f"report: {pdf}")
     return 0
