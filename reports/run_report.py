@@ -134,14 +134,18 @@ def _coverage_lines(cov) -> list:
     """Back end x call kind: identical/checked of the calls of that kind in the slice (and the steps checked)."""
     if cov.empty:
         return []
-    cell = lambda r: ("skipped" if str(r["note"]).startswith("skipped") else
-                      f"{r['identical']}/{r['checked']} of {r['calls_in_slice']}"
-                      + (f" (steps {r['steps']})" if isinstance(r["steps"], str) and r["steps"] else ""))
+    def cell(r):
+        if str(r["note"]).startswith("skipped"):
+            return "skipped"
+        of = f" of {r['calls_in_slice']}" if r["calls_in_slice"] else " vectors"   # synthetic stages: no calls
+        steps = f" (steps {r['steps']})" if isinstance(r["steps"], str) and r["steps"] else ""
+        return f"{r['identical']}/{r['checked']}{of}{steps}"
     table = cov.assign(cell=cov.apply(cell, axis=1)).pivot_table(index="backend", columns="kind", values="cell",
                                                                  aggfunc="first", sort=False).fillna("-")
     table.index.name, table.columns.name = "back end", None
     lines = ["coverage by call kind (identical/checked of the slice's calls of that kind; salient_from_attention: "
-             "decomposed calls whose salient rows came from the previous step's attention):"]
+             "decomposed calls whose salient rows came from the previous step's attention; accumulation_order and "
+             "rounding_ties: output elements of the test-vector stages):"]
     lines += ["  " + ln for ln in table.to_string().splitlines()]
     skipped = cov["note"].map(lambda v: isinstance(v, str) and v.startswith("skipped"))
     for _, r in cov[skipped].drop_duplicates("backend").iterrows():
