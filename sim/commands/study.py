@@ -116,13 +116,17 @@ def _write(out: str, conf: dict, tidy, costs, notes) -> None:
     from reports.io import atomic_write_csv, atomic_write_json, atomic_write_text
     from reports.manifest import build_manifest
     from .. import study_summary as ss
+    from ..study import OUTLIER_MODES, STUDY_RECIPES
     summary = ss.summary_table(tidy, costs)
+    # the rerun command names every setting that differs from the defaults
+    extra = "" if tuple(conf["recipes"]) == tuple(STUDY_RECIPES) else f" --recipes {','.join(conf['recipes'])}"
+    extra += "" if tuple(conf["outliers"]) == tuple(OUTLIER_MODES) else f" --outliers {','.join(conf['outliers'])}"
     margins, gap, features = ss.margins_table(tidy), ss.gap_closed(summary), ss.feature_table(summary)
     header = (f"# Quality study\n\nCheckpoint `{conf['checkpoint']}` (sha256 {conf['checkpoint_sha256'][:16]}), "
               f"{len(conf['prompts'])} evaluation prompts, seeds {list(conf['seeds'])}, {conf['steps']} steps, "
               f"guidance {conf['guidance']}, back end {conf['backend']}. Outliers `on` = vdit.outliers stress mode "
               f"(FP reference: the same injected model in FP). Rerun: `sim study --prompts {len(conf['prompts'])} "
-              f"--steps {conf['steps']} --seeds {','.join(map(str, conf['seeds']))} --out {out}`.")
+              f"--steps {conf['steps']} --seeds {','.join(map(str, conf['seeds']))}{extra} --out {out}`.")
     for name, table in (("study_tidy", tidy), ("study_costs", costs), ("summary", summary), ("margins", margins),
                         ("gap_closed", gap), ("features", features)):
         atomic_write_csv(os.path.join(out, f"{name}.csv"), table)
