@@ -1,4 +1,5 @@
 """Smoke training (the loss falls), exact resume, and the rectified-flow conventions."""
+import pytest
 import numpy as np
 import torch
 
@@ -47,3 +48,13 @@ def test_schedules():
     assert torch.equal(xt[0], x0[0]) and torch.equal(xt[1], noise[1]) and torch.equal(v, noise - x0)
     cfg = TrainConfig(steps=100, warmup=10, lr=1.0, min_lr_frac=0.1)
     assert lr_at(cfg, 0) == 0.1 and lr_at(cfg, 10) == 1.0 and abs(lr_at(cfg, 100) - 0.1) < 1e-12
+
+
+def test_small_config_trains_and_refuses_another_models_state(tmp_path):
+    from vdit.train import TrainConfig, Trainer
+    small = Trainer(TrainConfig(model="small", steps=2, batch=2))
+    assert small.model.config.hidden_size == 256 and small.model.config.head_dim == 64
+    state = str(tmp_path / "state.safetensors")
+    Trainer(TrainConfig(model="tiny", steps=1, batch=2)).save_state(state)
+    with pytest.raises(ValueError, match="not 'small'"):
+        small.load_state(state)

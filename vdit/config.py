@@ -69,7 +69,11 @@ OPENSORA2_DCAE = OPENSORA2.with_(name="opensora2-dcae", in_channels=128, patch_s
 TINY = MMDiTConfig(name="tiny", in_channels=48, hidden_size=128, num_heads=4, depth=2, depth_single_blocks=4,
                    axes_dim=(8, 12, 12), context_in_dim=64, vec_in_dim=32, theta=100)
 
-CONFIGS = {c.name: c for c in (OPENSORA2, OPENSORA2_DCAE, TINY)}
+# A second trained stand-in, twice tiny's width with Open-Sora 2.0's head dimension class [ours]: hidden 256, 4 heads
+# of 64 (RoPE dims 16 + 24 + 24), the same depths, data and RoPE base as tiny.
+SMALL = TINY.with_(name="small", hidden_size=256, axes_dim=(16, 24, 24))
+
+CONFIGS = {c.name: c for c in (OPENSORA2, OPENSORA2_DCAE, TINY, SMALL)}
 
 
 def get_config(name: str) -> MMDiTConfig:

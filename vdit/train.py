@@ -1,4 +1,4 @@
-"""Train the `tiny` MMDiT on the procedural videos (rectified flow, shifted logit-normal timesteps).
+"""Train the `tiny` (or `small`) MMDiT on the procedural videos (rectified flow, shifted logit-normal timesteps).
 
     python -m vdit.train --steps 1800 --out runs/tiny            # resumes from runs/tiny/state.safetensors
 
@@ -22,12 +22,13 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from . import data, schedule
-from .config import TINY
+from .config import TINY, get_config
 from .model import MMDiTModel, build
 
 
 @dataclass(frozen=True)
 class TrainConfig:
+    model: str = "tiny"          # a vdit.config name (tiny, small)
     steps: int = 1800
     batch: int = 12
     lr: float = 8e-4
@@ -67,7 +68,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, model: MMDiTModel | None = None):
         self.cfg = cfg
         self.model = model if model is not None else build(
-            TINY.with_(theta=cfg.rope_theta), seed=cfg.seed, qk_norm_init=cfg.qk_norm_init)
+            get_config(cfg.model).with_(theta=cfg.rope_theta), seed=cfg.seed, qk_norm_init=cfg.qk_norm_init)
         self.ema = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.99),
                                      weight_decay=cfg.weight_decay)
@@ -129,6 +130,9 @@ class Trainer:
         from safetensors import safe_open
         with safe_open(path, "pt") as f:
             meta = f.metadata()
+        saved = json.loads(meta.get("train_config", "{}")).get("model", "tiny")
+        if saved != self.cfg.model:
+            raise ValueError(f"{path}: training state of model {saved!r}, not {self.cfg.model!r}; use another --out")
         tensors = load_file(path)
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         self.ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
@@ -156,6 +160,7 @@ def write_loss_csv(history, path: str, every: int = 25) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=TrainConfig.model, help="vdit config to train: tiny or small")
     p.add_argument("--steps", type=int, default=TrainConfig.steps)
     p.add_argument("--batch", type=int, default=TrainConfig.batch)
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
@@ -170,7 +175,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     os.makedirs(a.out, exist_ok=True)
-    cfg = TrainConfig(steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed, rope_theta=a.rope_theta,
+    cfg = TrainConfig(model=a.model, steps=a.steps, batch=a.batch, lr=a.lr, seed=a.seed, rope_theta=a.rope_theta,
                       qk_norm_init=a.qk_norm_init)
     trainer = Trainer(cfg)
     state = os.path.join(a.out, "state.safetensors")
