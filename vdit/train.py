@@ -96,7 +96,7 @@ class Trainer:
         """Train up to step `until` (or until max_minutes of wall time), saving every cfg.save_every steps."""
         start = time.time()
         t0 = self.elapsed_s
-        bar = tqdm(total=until, initial=self.step, disable=quiet, desc="train tiny", mininterval=5)
+        bar = tqdm(total=until, initial=self.step, disable=quiet, desc=f"train {self.cfg.model}", mininterval=5)
         while self.step < until:
             loss = self.train_step()
             self.elapsed_s = t0 + time.time() - start
