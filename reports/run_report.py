@@ -95,7 +95,8 @@ def _summary_page(pdf, manifest, t):
     if not s.empty:
         lines.append("latency / energy / area (accelerator model, per sampled video):")
         cols = [c for c in ("workload", "recipe", "latency_s", "energy_j", "area_mm2", "psnr_db", "ssim",
-                            "act_bits_per_element") if c in s.columns]
+                            "act_bits_per_element", "attention_share_of_latency", "full_path_latency_s",
+                            "full_path_attention_share_of_latency") if c in s.columns]
         # a table wider than the page continues below in column blocks instead of running off the edge
         width = mono_chars_per_line(A4_PORTRAIT[0], SUMMARY_FONT_PT)
         lines += s[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}", line_width=width).splitlines()

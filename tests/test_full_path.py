@@ -177,3 +177,10 @@ def test_sim_verify_arch_that_cannot_run_the_recipe_is_refused_before_work(tmp_p
     err = capsys.readouterr().err
     assert rc == 2 and "lut_unit.book_size" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "v").exists()
+
+
+def test_run_notes_quote_the_committed_full_path_quality_cost():
+    from sim.pipeline.output import _full_path_notes
+    notes = _full_path_notes(("semanticdialect", "mxfp4"))
+    assert len(notes) == 1 and "semanticdialect-fullpath" in notes[0] and "dB PSNR" in notes[0]
+    assert _full_path_notes(("mxfp4",)) == []

@@ -61,6 +61,26 @@ def _strips(res) -> dict:
     return strips
 
 
+FULL_PATH_STUDY = "results/study-fullpath/summary.csv"
+
+
+def _full_path_notes(recipes) -> list:
+    """The quality cost of quantizing the attention matmuls, from the committed full-path study (tiny model)."""
+    import pandas as pd
+    from sim.pipeline.config import ROOT
+    path = ROOT / FULL_PATH_STUDY
+    if not path.is_file():
+        return []
+    s = pd.read_csv(path)
+    s = s[s.outliers == "none"].set_index("recipe")
+    costs = [f"{r}-fullpath {s.loc[f'{r}-fullpath'].psnr_db - s.loc[r].psnr_db:+.2f} dB PSNR, task accuracy "
+             f"{s.loc[r].task_all:.2f} -> {s.loc[f'{r}-fullpath'].task_all:.2f}"
+             for r in recipes if r in s.index and f"{r}-fullpath" in s.index]
+    return [f"full_path_* columns: the same recipe with QK^T and PV quantized too (sim estimate --full-path). The "
+            f"quality cost of that on the tiny model ({FULL_PATH_STUDY}, one seed): " + "; ".join(costs) + "."
+            ] if costs else []
+
+
 def _notes(res) -> list:
     cfg = res.config
     notes = [f"Full sampling ran on the {cfg.full_backend} back end; the other back ends were cross-checked bit for "
@@ -69,6 +89,7 @@ def _notes(res) -> list:
              "Latency/energy/area come from the cycle-approximate accelerator model (shapes only); the tiny workload "
              f"is scaled to this run ({cfg.steps} steps, 2 CFG rows per step), opensora2-256px to 50 steps x 3 "
              "CFG branches."]
+    notes += _full_path_notes(cfg.recipes) if res.full_path_estimates else []
     for b, why in res.skipped_backends.items():
         notes.append(f"Back end {b} was not run: {why}")
     try:

@@ -40,6 +40,7 @@ class RunResult:
     slice_from_attention: object = None                  # KindCoverage: its calls with attention-chosen salient rows
     estimates: dict = field(default_factory=dict)        # (workload, recipe) -> sim.accel Estimate
     comparison: object = None                            # sim.accel.compare.Comparison of specialized designs
+    full_path_estimates: dict = field(default_factory=dict)   # (workload, recipe) -> Estimate with quantized attention
     seconds: dict = field(default_factory=dict)          # stage -> wall seconds
 
 
@@ -105,6 +106,9 @@ def run_estimates(cfg: RunConfig, result: RunResult, log):
             result.estimates[(workload, recipe)] = est
             log(f"estimate {workload} / {recipe} on {cfg.arch}: {est.latency_s:.4g} s, {est.energy_j:.4g} J, "
                 f"{sum(est.area_mm2.values()):.3g} mm^2")
+            if workload != "tiny" and not est.sim.trace.full_path:   # attention's share with it quantized too
+                result.full_path_estimates[(workload, recipe)] = estimate(workload, cfg.arch, recipe,
+                                                                          full_path=True)
     from sim.accel.compare import STUDY_DIR, compare
     result.comparison = compare(cfg.codesign_workload, cfg.arch, cfg.codesign_all, cfg.codesign_normalize,
                                 study=STUDY_DIR)

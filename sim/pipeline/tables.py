@@ -142,7 +142,14 @@ def summary_table(res: RunResult) -> pd.DataFrame:
                "energy_j": s["energy_j"], "area_mm2": s["area_total_mm2"], "dram_bytes": s["dram_bytes"],
                "mac_utilization": s["mean_mac_rate_of_mean_peak"], "clock_mhz": est.sim.arch.clock_mhz,
                "peak_macs_per_cycle_4bit": max(dict(est.sim.arch.peak_macs_per_cycle).values()),
-               "dram_bytes_per_cycle": est.sim.arch.dram_bytes_per_cycle}
+               "dram_bytes_per_cycle": est.sim.arch.dram_bytes_per_cycle, "full_path": s["full_path"],
+               "attention_share_of_latency": s["attention_share_of_latency"],
+               "attention_share_of_energy": s["attention_share_of_energy"]}
+        fp = res.full_path_estimates.get((workload, recipe))
+        if fp is not None:          # the same recipe with the attention matmuls quantized (sim estimate --full-path)
+            f = fp.summary()
+            row.update({"full_path_latency_s": f["latency_s"], "full_path_energy_j": f["energy_j"],
+                        "full_path_attention_share_of_latency": f["attention_share_of_latency"]})
         rr = q.get((recipe, False))
         if rr is not None:
             row.update({"psnr_db": rr.metrics["psnr_db"], "ssim": rr.metrics["ssim"],
