@@ -182,8 +182,13 @@ def element_ints16(qt: QTensor) -> np.ndarray:
 
 
 def element_ints16_t(qt: QTensor) -> np.ndarray:
-    """The transpose of element_ints16(qt), contiguous (cached like it)."""
-    return _decoded(qt, "ints_t", lambda: np.ascontiguousarray(element_ints16(qt).T))
+    """The transpose of element_ints16(qt), (nb*block, R) contiguous, decoded straight into that layout (cached
+    like it)."""
+    def make():
+        out = np.empty((qt.n_blocks * qt.block, qt.rows), dtype=np.int16)
+        fast_gemm.decode_rows_t(qt.codes, qt.dialect, decode_table(qt), qt.block, qt.format.element_bits == 4, out)
+        return out
+    return _decoded(qt, "ints_t", make)
 
 
 def partial_bound(qx: QTensor, qw: QTensor) -> int:

@@ -18,46 +18,80 @@ import math
 import numpy as np
 from numba import njit, prange
 
-TILE_M = 8
-TILE_N = 512
+MICRO_M = 4       # rows per partials pass: one loaded W vector serves 4 rows (4 x 4 products per element)
+TILE_M = 16       # rows per tile: a block's W rows are reused by TILE_M / MICRO_M passes while cached
+TILE_N = 1024     # columns per tile: long column loops amortize each pass's set-up (measured: 512 is ~20 % slower)
 
 
 @njit(cache=True, parallel=True)
 def decode_rows(codes, dialect, table, block, packed, out):
-    """Element integers: out[r, k] = table[dialect[r, k // block], code(r, k)] (int16)."""
+    """Element integers: out[r, k] = table[dialect[r, k // block], code(r, k)] (int16).
+
+    One table row per block (no division per element); packed nibbles two at a time when blocks are even."""
     n_rows, kp = out.shape
     for r in prange(n_rows):
-        for k in range(kp):
-            if packed:
-                c = (np.int64(codes[r, k >> 1]) >> (4 * (k & 1))) & 15   # low nibble first
+        for b in range(kp // block):
+            t, k0 = table[dialect[r, b]], b * block
+            if packed and block % 2 == 0:
+                for i in range(0, block, 2):
+                    byte = np.int64(codes[r, (k0 + i) >> 1])
+                    out[r, k0 + i] = t[byte & 15]                           # low nibble first
+                    out[r, k0 + i + 1] = t[byte >> 4]
             else:
-                c = np.int64(codes[r, k])
-            out[r, k] = table[dialect[r, k // block], c]
+                for k in range(k0, k0 + block):
+                    c = (np.int64(codes[r, k >> 1]) >> (4 * (k & 1))) & 15 if packed else np.int64(codes[r, k])
+                    out[r, k] = t[c]
 
 
 @njit(cache=True)
-def _partials(vx, wt, m0, n0, rows, cols, k0, block, p):
-    """p[r, j] = sum_{i < block} vx[m0+r, k0+i] * wt[k0+i, n0+j] in p's integer type.
+def decode_rows_t(codes, dialect, table, block, packed, out):
+    """The transpose of decode_rows's result, written directly: out[k, r] (int16, shape (Kp, R)).  Rows are walked
+    in order so each of a block's `block` output rows receives consecutive elements (a small cache working set)."""
+    kp, n_rows = out.shape
+    for r in range(n_rows):
+        for b in range(kp // block):
+            t, k0 = table[dialect[r, b]], b * block
+            for k in range(k0, k0 + block):
+                c = (np.int64(codes[r, k >> 1]) >> (4 * (k & 1))) & 15 if packed else np.int64(codes[r, k])
+                out[k, r] = t[c]
 
-    Four elements per pass halve the loads and stores of p.  Integer arithmetic wraps modulo 2^bits, so the
-    result is exact whenever the final |P| fits p's type (the caller picks the type from a bound on |P|)."""
+
+@njit(cache=True)
+def _partials(vx, wt, m0, rows, n0, cols, k0, block, pt):
+    """pt[r, j] = sum_{i < block} vx[m0+r, k0+i] * wt[k0+i, n0+j] for the MICRO_M rows of a pass, in p's
+    integer type.  Rows past the matrix's last repeat it (their results are discarded by the caller).
+
+    The column loop holds four W vectors and updates four rows with them: 32 products per loaded vector and
+    one load/store of p per four K steps.  Integer arithmetic wraps modulo 2^bits, so the result is exact
+    whenever the final |P| fits pt's type (the caller picks the type from a bound on |P|)."""
+    x0, x1 = vx[m0], vx[m0 + min(1, rows - 1)]
+    x2, x3 = vx[m0 + min(2, rows - 1)], vx[m0 + min(3, rows - 1)]
+    p0, p1, p2, p3 = pt[0, :cols], pt[1, :cols], pt[2, :cols], pt[3, :cols]
+    pt[:, :cols] = 0
     quad = block - block % 4
-    for r in range(rows):
-        pr = p[r]
-        pr[:cols] = 0
-        xr = vx[m0 + r]
-        for i in range(0, quad, 4):
-            k = k0 + i
-            x0, x1, x2, x3 = xr[k], xr[k + 1], xr[k + 2], xr[k + 3]
-            w0, w1 = wt[k, n0:n0 + cols], wt[k + 1, n0:n0 + cols]
-            w2, w3 = wt[k + 2, n0:n0 + cols], wt[k + 3, n0:n0 + cols]
-            for j in range(cols):
-                pr[j] += x0 * w0[j] + x1 * w1[j] + x2 * w2[j] + x3 * w3[j]
-        for i in range(quad, block):
-            k = k0 + i
-            xv, w0 = xr[k], wt[k, n0:n0 + cols]
-            for j in range(cols):
-                pr[j] += xv * w0[j]
+    for i in range(0, quad, 4):
+        k = k0 + i
+        a0, a1, a2, a3 = x0[k], x0[k + 1], x0[k + 2], x0[k + 3]
+        b0, b1, b2, b3 = x1[k], x1[k + 1], x1[k + 2], x1[k + 3]
+        c0, c1, c2, c3 = x2[k], x2[k + 1], x2[k + 2], x2[k + 3]
+        d0, d1, d2, d3 = x3[k], x3[k + 1], x3[k + 2], x3[k + 3]
+        w0, w1 = wt[k, n0:n0 + cols], wt[k + 1, n0:n0 + cols]
+        w2, w3 = wt[k + 2, n0:n0 + cols], wt[k + 3, n0:n0 + cols]
+        for j in range(cols):
+            v0, v1, v2, v3 = w0[j], w1[j], w2[j], w3[j]
+            p0[j] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3
+            p1[j] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3
+            p2[j] += c0 * v0 + c1 * v1 + c2 * v2 + c3 * v3
+            p3[j] += d0 * v0 + d1 * v1 + d2 * v2 + d3 * v3
+    for k in range(k0 + quad, k0 + block):
+        a0, b0, c0, d0 = x0[k], x1[k], x2[k], x3[k]
+        w0 = wt[k, n0:n0 + cols]
+        for j in range(cols):
+            v0 = w0[j]
+            p0[j] += a0 * v0
+            p1[j] += b0 * v0
+            p2[j] += c0 * v0
+            p3[j] += d0 * v0
 
 
 @njit(cache=True)
@@ -89,8 +123,8 @@ def gemm_pow2(vx, wt, block, ex, ew, ex_hi, p_like, out):
     Callers have already rejected exponent sums above 127 (quant.gemm.scale_exponents raises)."""
     m_all, n_all = out.shape
     n_blocks = ex.shape[1]
-    tiles_n = (n_all + TILE_N - 1) // TILE_N
-    tiles = ((m_all + TILE_M - 1) // TILE_M) * tiles_n
+    tiles_m = (m_all + TILE_M - 1) // TILE_M
+    tiles = tiles_m * ((n_all + TILE_N - 1) // TILE_N)
     pw_w = np.empty((n_blocks, n_all), dtype=np.float64)       # 2^(ew - 2), exact in float64
     fw = np.empty((n_blocks, n_all), dtype=np.float32)         # the same in float32 where it is normal
     for b in range(n_blocks):
@@ -98,12 +132,13 @@ def gemm_pow2(vx, wt, block, ex, ew, ex_hi, p_like, out):
             pw_w[b, n] = math.ldexp(1.0, ew[b, n] - 2)
             fw[b, n] = np.float32(pw_w[b, n]) if ew[b, n] - 2 >= -126 else np.float32(0.0)
     for tile in prange(tiles):
-        m0, n0 = (tile // tiles_n) * TILE_M, (tile % tiles_n) * TILE_N
+        m0, n0 = (tile % tiles_m) * TILE_M, (tile // tiles_m) * TILE_N   # m fastest: the W panel is reused
         rows, cols = min(TILE_M, m_all - m0), min(TILE_N, n_all - n0)
-        p = np.zeros((TILE_M, TILE_N), dtype=p_like.dtype)
+        p = np.zeros((TILE_M + MICRO_M, TILE_N), dtype=p_like.dtype)   # + a pass past the last row
         acc = np.zeros((TILE_M, TILE_N), dtype=np.float32)
         for b in range(n_blocks):
-            _partials(vx, wt, m0, n0, rows, cols, b * block, block, p)
+            for mi in range(0, rows, MICRO_M):
+                _partials(vx, wt, m0 + mi, min(MICRO_M, rows - mi), n0, cols, b * block, block, p[mi:mi + MICRO_M])
             ew_b = ew[b, n0:n0 + cols]
             ew_min = ew_b.min()
             for r in range(rows):
@@ -131,15 +166,16 @@ def gemm_float(vx, wt, block, sx, sw, post, row_first, p_like, out):
     row_first: the rows are X (sx multiplies first); False when the caller computes Y^T with W on the rows."""
     m_all, n_all = out.shape
     n_blocks = sx.shape[1]
-    tiles_n = (n_all + TILE_N - 1) // TILE_N
-    tiles = ((m_all + TILE_M - 1) // TILE_M) * tiles_n
+    tiles_m = (m_all + TILE_M - 1) // TILE_M
+    tiles = tiles_m * ((n_all + TILE_N - 1) // TILE_N)
     for tile in prange(tiles):
-        m0, n0 = (tile // tiles_n) * TILE_M, (tile % tiles_n) * TILE_N
+        m0, n0 = (tile % tiles_m) * TILE_M, (tile // tiles_m) * TILE_N   # m fastest: the W panel is reused
         rows, cols = min(TILE_M, m_all - m0), min(TILE_N, n_all - n0)
-        p = np.zeros((TILE_M, TILE_N), dtype=p_like.dtype)
+        p = np.zeros((TILE_M + MICRO_M, TILE_N), dtype=p_like.dtype)   # + a pass past the last row
         acc = np.zeros((TILE_M, TILE_N), dtype=np.float32)
         for b in range(n_blocks):
-            _partials(vx, wt, m0, n0, rows, cols, b * block, block, p)
+            for mi in range(0, rows, MICRO_M):
+                _partials(vx, wt, m0 + mi, min(MICRO_M, rows - mi), n0, cols, b * block, block, p[mi:mi + MICRO_M])
             for r in range(rows):
                 _add_scaled_float(p, acc, r, cols, sx[m0 + r, b], sw[b, n0:n0 + cols], row_first)
         for r in range(rows):
