@@ -61,7 +61,7 @@ def kernel_only(qx, qw):
     if qx.exponent is not None:
         ex, ew = qx.exponent.astype(np.int64), np.ascontiguousarray(qw.exponent.astype(np.int64).T)
         ex_hi = 127 - fast.partial_bound(qx, qw).bit_length()
-        return lambda: fast_gemm.gemm_pow2(vx, wt, qx.block, ex, ew, ex_hi, p_like, out)
+        return lambda: fast_gemm.gemm_pow2(vx, wt, qx.block, ex, ew, ex_hi, p_like, out, False)
     post = np.float32(np.float32(qx.tensor_scale) * np.float32(qw.tensor_scale)) * np.float32(
         qx.format.unit * qw.format.unit)
     sx, sw = np.ascontiguousarray(qx.scale), np.ascontiguousarray(qw.scale.T)
