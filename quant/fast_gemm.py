@@ -1,9 +1,11 @@
 """Numba kernels for the quantized GEMM of the arithmetic contract (quant/gemm.py's docstring is the spec).
 
 Layout: X's element integers vx (M, Kp) and W's transposed, wt (Kp, N), both int16 (every format's element
-integers fit), decoded once per call.  The output is computed in tiles of TILE_M rows x TILE_N columns; for each
-block b (ascending) a tile of integer partials P is built with the W row segment reused across the tile's rows
-(LLVM vectorizes the column loop), then scaled and added to a float32 tile accumulator.
+integers fit), decoded once per call (W's straight into the transposed layout).  The output is computed in tiles
+of TILE_M rows x TILE_N columns, row tiles fastest so a W panel is reused from cache.  For each block b
+(ascending) the tile's integer partials P are built in passes of MICRO_M rows: the column loop (vectorized by
+LLVM: int16 multiplies and adds in 512-bit lanes where the CPU has them) loads four W rows' elements once and
+updates four rows of P with them.  Each block's P is then scaled once and added to a float32 tile accumulator.
 
 Exactness: P is an integer accumulator whose width is chosen from the operands' largest element magnitudes so
 that no partial sum can wrap (int16 for 4-bit formats and blocks up to ~145 elements, int32 or int64 for INT8
