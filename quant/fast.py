@@ -209,8 +209,9 @@ def accumulate(qx: QTensor, qw: QTensor) -> np.ndarray:
     """Steps 1-4 of the contract (same as quant.gemm.accumulate): float32 (M, N).
 
     The kernel vectorizes along its output columns, so when W has few rows (N below fast_gemm.NARROW_N) and X has
-    more, it computes Y^T = W X^T instead (stored straight into Y's layout); every step of the contract is symmetric in X and W except the order of
-    the two float-scale multiplications, which the kernel keeps (row_first)."""
+    more, it computes Y^T = W X^T instead (stored straight into Y's layout); every step of the contract is
+    symmetric in X and W except the order of the two float-scale multiplications, which the kernel keeps
+    (row_first)."""
     swap = qw.rows < fast_gemm.NARROW_N and qx.rows > qw.rows
     a, c = (qw, qx) if swap else (qx, qw)
     va = element_ints16(a)
