@@ -182,8 +182,13 @@ def element_ints16(qt: QTensor) -> np.ndarray:
 
 
 def element_ints16_t(qt: QTensor) -> np.ndarray:
-    """The transpose of element_ints16(qt), contiguous (cached like it)."""
-    return _decoded(qt, "ints_t", lambda: np.ascontiguousarray(element_ints16(qt).T))
+    """The transpose of element_ints16(qt), (nb*block, R) contiguous, decoded straight into that layout (cached
+    like it)."""
+    def make():
+        out = np.empty((qt.n_blocks * qt.block, qt.rows), dtype=np.int16)
+        fast_gemm.decode_rows_t(qt.codes, qt.dialect, decode_table(qt), qt.block, qt.format.element_bits == 4, out)
+        return out
+    return _decoded(qt, "ints_t", make)
 
 
 def partial_bound(qx: QTensor, qw: QTensor) -> int:
@@ -203,28 +208,29 @@ def partial_dtype(qx: QTensor, qw: QTensor):
 def accumulate(qx: QTensor, qw: QTensor) -> np.ndarray:
     """Steps 1-4 of the contract (same as quant.gemm.accumulate): float32 (M, N).
 
-    The kernel vectorizes along its output columns, so when W has few rows (N below one column tile) and X has
-    more, it computes Y^T = W X^T instead; every step of the contract is symmetric in X and W except the order of
-    the two float-scale multiplications, which the kernel keeps (row_first)."""
-    swap = qw.rows < fast_gemm.TILE_N and qx.rows > qw.rows
+    The kernel vectorizes along its output columns, so when W has few rows (N below fast_gemm.NARROW_N) and X has
+    more, it computes Y^T = W X^T instead (stored straight into Y's layout); every step of the contract is
+    symmetric in X and W except the order of the two float-scale multiplications, which the kernel keeps
+    (row_first)."""
+    swap = qw.rows < fast_gemm.NARROW_N and qx.rows > qw.rows
     a, c = (qw, qx) if swap else (qx, qw)
     va = element_ints16(a)
     ct = element_ints16_t(c)
     p_like = np.zeros(0, dtype=partial_dtype(qx, qw))
-    out = np.empty((a.rows, c.rows), dtype=np.float32)
+    out = np.empty((qx.rows, qw.rows), dtype=np.float32)   # the kernels store Y^T's tiles transposed
     if qx.format.scale_kind == POW2:
         ex, ew = qx.exponent.astype(np.int64), qw.exponent.astype(np.int64)
         if len(ex) and len(ew) and (ex.max(axis=0) + ew.max(axis=0) - 2 > OVERFLOW_ABOVE).any():
             scale_exponents(qx, qw)                       # raises the reference's error (names row, column, block)
         ea, ec = (ew, ex) if swap else (ex, ew)
         ex_hi = 127 - partial_bound(qx, qw).bit_length()   # |fl32(P)| * 2^e_row stays finite up to here
-        fast_gemm.gemm_pow2(va, ct, qx.block, ea, np.ascontiguousarray(ec.T), ex_hi, p_like, out)
+        fast_gemm.gemm_pow2(va, ct, qx.block, ea, np.ascontiguousarray(ec.T), ex_hi, p_like, out, swap)
     else:
         f32 = np.float32
         post = f32(f32(f32(qx.tensor_scale) * f32(qw.tensor_scale)) * f32(qx.format.unit * qw.format.unit))
         fast_gemm.gemm_float(va, ct, qx.block, np.ascontiguousarray(a.scale, dtype=f32),
                              np.ascontiguousarray(c.scale.T, dtype=f32), post, not swap, p_like, out)
-    return np.ascontiguousarray(out.T) if swap else out
+    return out
 
 
 def qgemm(qx: QTensor, qw: QTensor, bias=None, residual: QTensor | None = None, residual_rows=None) -> np.ndarray:

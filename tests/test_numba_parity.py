@@ -233,6 +233,21 @@ def test_qgemm_int8_long_rows_round_partials():
 
 
 @pytest.mark.parametrize("fmt", GEMM_FORMATS)
+def test_qgemm_tile_edges(fmt):
+    """Shapes across the kernel's tiling: more columns than one tile (two column tiles, the last partial),
+    swapped operands with rows off the 4-row pass and the 16-row tile (Y stored transposed), and blocks whose
+    length is not a multiple of the 4-step partials loop (18; 15 where the format allows odd blocks)."""
+    from quant import fast_gemm
+    rng = np.random.default_rng(5)
+    for m, n, k, block in [(5, fast_gemm.TILE_N + 6, 40, None), (70, 33, 64, None), (33, 70, 54, 18),
+                           (21, 6, 45, 15)]:
+        if block == 15 and quant.get_format(fmt).element_bits == 4:
+            continue
+        assert_gemm_same(quant.quantize(sample(rng, m, k, "normal"), fmt, block=block),
+                         quant.quantize(sample(rng, n, k, "normal"), fmt, block=block))
+
+
+@pytest.mark.parametrize("fmt", GEMM_FORMATS)
 def test_element_ints16_match(fmt):
     rng = np.random.default_rng(11)
     q = quant.quantize(sample(rng, 6, 200, "heavy"), fmt)
