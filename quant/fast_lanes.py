@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 LANES = 32   # dialect lanes per table group: one 512-bit register of int16 (two of int32)
@@ -72,3 +73,43 @@ def lane_sums(typingctx, q, table, group, out):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def lane_min_key(typingctx, sums, group, n_valid):
+    """min over lanes d < n_valid of group `group` of sums * 2^16 + d (d counted across groups): the lowest cost and,
+    among equal costs, the lowest dialect id, as one int64 key (reduced in vector registers, no per-lane branch).
+    Lanes at or past n_valid count as 2^62.  sums: 1-D C-contiguous int16/int32 array; ids must stay below 2^16."""
+    ok = (isinstance(sums, types.Array) and sums.ndim == 1 and sums.layout == "C"
+          and sums.dtype in (types.int16, types.int32) and isinstance(group, types.Integer)
+          and isinstance(n_valid, types.Integer))
+    if not ok:
+        return None
+    sig = types.int64(sums, group, n_valid)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        s_arr = context.make_array(signature.args[0])(context, builder, args[0])
+        group_v = context.cast(builder, args[1], signature.args[1], types.int64)
+        n_v = context.cast(builder, args[2], signature.args[2], types.int64)
+        vec = ir.VectorType(context.get_data_type(signature.args[0].dtype), LANES)
+        vec64 = ir.VectorType(i64, LANES)
+        base = builder.mul(group_v, i64(LANES))
+        loaded = builder.load(builder.bitcast(builder.gep(s_arr.data, [base]), vec.as_pointer()),
+                              align=vec.element.width // 8)
+        ids = builder.add(ir.Constant(vec64, list(range(LANES))), _splat(builder, base, vec64))
+        keys = builder.or_(builder.shl(builder.sext(loaded, vec64), _splat(builder, i64(16), vec64)), ids)
+        valid = builder.icmp_signed("<", ids, _splat(builder, n_v, vec64))
+        keys = builder.select(valid, keys, _splat(builder, i64(1 << 62), vec64))
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i64, [vec64]),
+                                            f"llvm.vector.reduce.smin.v{LANES}i64")
+        return builder.call(fn, [keys])
+
+    return sig, codegen
+
+
+def _splat(builder, scalar, vec):
+    """<LANES x scalar>: scalar broadcast to every lane."""
+    one = builder.insert_element(ir.Constant(vec, ir.Undefined), scalar, ir.IntType(32)(0))
+    mask = ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES)
+    return builder.shuffle_vector(one, ir.Constant(vec, ir.Undefined), mask)

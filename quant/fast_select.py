@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit, prange
 
 from .blocks import MIN_EXP, ZERO_BLOCK_EXP
-from .fast_lanes import LANES, lane_sums
+from .fast_lanes import LANES, lane_min_key, lane_sums
 
 LUT_ARGMIN, EXACT_MSE, TWO_STAGE = 0, 1, 2
 KERNEL_SELECTORS = {"lut_argmin": LUT_ARGMIN, "exact_mse": EXACT_MSE, "two_stage": TWO_STAGE}
@@ -82,7 +82,7 @@ def _bits_q(xi, k0, e, q, sign):
 def _lane_argmin(q, lane_err, n_dialects, allowed_row, masked, sums):
     """argmin_d sum_i ERR[d][q_i] (ties to the lowest id) with all dialects summed together (fast_lanes); with a
     mask, only allowed dialects compete.  The argmin is one min over keys cost * 2^16 + d (D < 2^16, so the
-    lower id wins a tie), which vectorizes instead of branching on every dialect."""
+    lower id wins a tie), reduced in vector registers instead of branching on every dialect."""
     for g in range(lane_err.shape[1]):
         lane_sums(q, lane_err, g, sums)
     best = _NO_KEY
@@ -90,8 +90,8 @@ def _lane_argmin(q, lane_err, n_dialects, allowed_row, masked, sums):
         for d in range(n_dialects):
             best = min(best, ((np.int64(sums[d]) << 16) | d) if allowed_row[d] else _NO_KEY)
     else:
-        for d in range(n_dialects):
-            best = min(best, (np.int64(sums[d]) << 16) | d)
+        for g in range(lane_err.shape[1]):
+            best = min(best, lane_min_key(sums, g, n_dialects))
     return best & 0xFFFF
 
 
