@@ -35,6 +35,11 @@ def _tables(book: Formatbook):
     return fast_select.book_tables(book)
 
 
+@lru_cache(maxsize=64)
+def _lane_table(book: Formatbook, block: int):
+    return fast_select.lane_table(book, block)
+
+
 def _allowed_view(allowed, rows: int, n_blocks: int, size: int) -> np.ndarray:
     """`allowed` broadcast to (R, nb, D) bool (a view, no copy); all True when None."""
     if allowed is None:
@@ -66,7 +71,8 @@ def _run_select(name, x2d, k_valid, block, n_blocks, e_in, book, allowed, thresh
     have_e = e_in is not None
     e_arg = e_in if have_e else np.zeros((1, 1), dtype=np.int64)
     fast_select.select_rows(fast_select.KERNEL_SELECTORS[name], x2d, k_valid, block, e_arg, have_e, _tables(book),
-                            view, float(threshold), e_out, dialect, codes, packed, signed_zero)
+                            view, allowed is not None, _lane_table(book, block), float(threshold), e_out, dialect,
+                            codes, packed, signed_zero)
     return e_out, dialect, codes
 
 

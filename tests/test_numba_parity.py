@@ -139,6 +139,25 @@ def test_quantize_fused_raw_outputs():
         assert same(e, block_exponent(xb)) and same(d, d0) and same(codes, quant.pack_nibbles(c0.reshape(9, -1)))
 
 
+@pytest.mark.parametrize("size,block", [(40, 32), (16, 256), (32, 8)])
+@pytest.mark.parametrize("kind", ["range", "ties", "zeros"])
+def test_lane_path_groups_and_lane_widths(size, block, kind):
+    """The lut_argmin lane path beyond the default shapes: two lane groups (D=40), int32 lanes (a block whose
+    largest ERR sum passes int16), a short block; with and without an allowed mask (SeDA)."""
+    book = BOOKS["dialectfp4"] if size == 16 else seeded_extension("dialectfp4", size - 16, seed=size,
+                                                                    name=f"lanes{size}", prefix="l")
+    assert fast._lane_table(book, block).dtype == (np.int32 if block == 256 else np.int16)
+    rng = np.random.default_rng(size + block)
+    x = sample(rng, 5, 2 * block + 8, kind)
+    xb = as_blocks(x, block)
+    allowed = rng.random((5, xb.shape[1], book.size)) < 0.4
+    allowed[..., -1] = True
+    for mask in (None, allowed):
+        e, d, codes = fast.quantize_dialect(x, block, book, "lut_argmin", allowed=mask)
+        d0, c0 = reference_backend.select_encode("lut_argmin", xb, block_exponent(xb), book, allowed=mask)
+        assert same(e, block_exponent(xb)) and same(d, d0) and same(codes, quant.pack_nibbles(c0.reshape(5, -1)))
+
+
 @pytest.mark.parametrize("fmt", ["dialectfp4", "mxfp4", "nvfp4"])
 def test_nonfinite_handling_matches(fmt):
     x = np.ones((3, 64), np.float32)
