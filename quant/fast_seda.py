@@ -7,13 +7,16 @@ float64, rounding by comparing the exact fraction with one half), the LUT cost o
 the order does not matter), the minimum inside each sub-book, the per-group sums and the argmin over sub-books
 (strict `<` in ascending id: ties go to the lowest sub-book, like np.argmin).  Padding positions of a partial
 last block count as q = 0, as the zero padding of quant.blocks.as_blocks does.
+
+The kernels run on one thread: one call is a few milliseconds of work (the tiny VDiT's linears), less than
+what waking a thread pool costs on a loaded 2-core machine (measured: bench/README.md).
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .blocks import MIN_EXP, ZERO_BLOCK_EXP
 
@@ -50,16 +53,16 @@ def _block_costs(x, k0, k1, block, e, err_t, cost):
             cost[d] += row[d]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def subbook_best(x2d, block, err_t, member_of, best):
     """best[r, b, s] = min over the dialects d of sub-book s of block (r, b)'s LUT cost (int64).  Returns the
     number of non-finite inputs seen (the caller then takes the NumPy path, which raises naming the block)."""
     n_rows, k_valid = x2d.shape
     n_blocks, n_sub = best.shape[1], best.shape[2]
     bad = 0
-    for r in prange(n_rows):
+    cost = np.zeros(err_t.shape[1], dtype=err_t.dtype)
+    for r in range(n_rows):
         x = x2d[r]
-        cost = np.zeros(err_t.shape[1], dtype=np.int64)
         for k in range(k_valid):
             if not np.isfinite(x[k]):
                 bad += 1
@@ -102,7 +105,8 @@ def subbook_choice(x2d, book, block: int, labels, n_groups: int, member_of):
     non-finite element (the NumPy path then raises its NonFiniteError)."""
     x2d = np.ascontiguousarray(x2d, dtype=np.float32)
     _, err = book.lut()
-    err_t = np.ascontiguousarray(np.asarray(err).T, dtype=np.int64)
+    narrow = int(np.max(err)) * block < 2 ** 31          # int32 sums cannot wrap: twice the SIMD lanes
+    err_t = np.ascontiguousarray(np.asarray(err).T, dtype=np.int32 if narrow else np.int64)
     n_sub = int(member_of.max()) + 1
     best = np.empty((x2d.shape[0], -(-x2d.shape[1] // block), n_sub), dtype=np.int64)
     if subbook_best(x2d, block, err_t, np.ascontiguousarray(member_of, dtype=np.int64), best):
