@@ -22,12 +22,13 @@ from .errors import ShapeError
 from .qtensor import QTensor
 
 
-def take_rows(qt: QTensor, rows: np.ndarray) -> QTensor:
-    """The QTensor of the given rows of a 2-D QTensor (codes, dialects, exponents or scales of those rows; the
+def take_rows(qt: QTensor, rows) -> QTensor:
+    """The QTensor of the given rows (indices or a slice) of a QTensor (codes, dialects, exponents or scales of those rows; the
     tensor scale kept).  Every format dequantizes row by row, so its dequantization equals those rows of qt's."""
-    rows = np.asarray(rows, dtype=np.int64)
+    rows = rows if isinstance(rows, slice) else np.asarray(rows, dtype=np.int64)   # a slice takes views
     pick = lambda a: None if a is None else a.reshape(qt.rows, -1)[rows]
-    return replace(qt, shape=(len(rows), qt.k), codes=pick(qt.codes), dialect=pick(qt.dialect),
+    dialect = pick(qt.dialect)
+    return replace(qt, shape=(dialect.shape[0], qt.k), codes=pick(qt.codes), dialect=dialect,
                    exponent=pick(qt.exponent), scale=pick(qt.scale))
 
 

@@ -80,3 +80,40 @@ def test_top_rows_per_sample_equals_the_per_sample_loop():
     for k in (0, 1, 2, 9, 37):
         loop = [top_rows(s, k) + b * scores.shape[1] for b, s in enumerate(scores)] if k else [np.zeros(0, int)]
         assert top_rows_per_sample(scores, k).tolist() == np.concatenate(loop).tolist()
+
+
+def _per_pair_reference(recipe, backend, q, k, v):
+    """The attention matmul outputs of the per-(sample, head) loop (quantize each pair alone), as int32 bits."""
+    from quant.attention import attention_matmul
+    att = quant.recipe(recipe).resolved().attention
+    qn, kn, vn = (t.numpy() for t in (q, k, v))
+    calls = []
+    for b in range(qn.shape[0]):
+        for h in range(qn.shape[1]):
+            calls.append(attention_matmul(qn[b, h], kn[b, h], att.q, att.k, backend, "t").view(np.int32).copy())
+    return calls
+
+
+@pytest.mark.parametrize("recipe", ["semanticdialect-fullpath", "nvfp4-fullpath", "semanticdialect-attn-q"])
+@pytest.mark.parametrize("backend", ["reference", "numba"])
+def test_stacked_attention_operands_give_the_per_pair_bits(recipe, backend):
+    import torch
+    from quant.attention import quantized_attention
+    from quant.context import QuantContext
+    g = torch.Generator().manual_seed(11)
+    q, k, v = (torch.randn(2, 3, 40, 32, generator=g) for _ in range(3))
+    ctx = QuantContext(quant.recipe(recipe).resolved(), backend)
+    seen, routes = [], []
+    ctx.attention_observers.append(lambda name, y, kk: seen.append((name, y.view(np.int32).copy())))
+    # a cross-check routes single calls: pair 4 of QK^T goes to the reference, quantized there on its own
+    ctx.attention_route = lambda name: routes.append(name) or ("reference" if len(routes) == 5 else None)
+    quantized_attention(ctx, "double_blocks.0", q, k, v, 8)
+    qk = [y for n, y in seen if n.endswith(".qk")]
+    assert len(qk) == 6 and len(seen) == 12 and len(routes) == 12
+    for got, want in zip(qk, _per_pair_reference(recipe, backend, q, k, v)):
+        assert np.array_equal(got, want)
+    ref = QuantContext(quant.recipe(recipe).resolved(), "reference")
+    ref_seen = []
+    ref.attention_observers.append(lambda name, y, kk: ref_seen.append(y.view(np.int32).copy()))
+    quantized_attention(ref, "double_blocks.0", q, k, v, 8)
+    assert all(np.array_equal(a, b) for (_, a), b in zip(seen, ref_seen))
