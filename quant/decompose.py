@@ -12,6 +12,7 @@ Salient-row choice helpers live here too: top-k by a score (attention received, 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from math import ceil
 
 import numpy as np
@@ -21,10 +22,21 @@ from .errors import ShapeError
 from .qtensor import QTensor
 
 
+def take_rows(qt: QTensor, rows) -> QTensor:
+    """The QTensor of the given rows (indices or a slice) of a QTensor (codes, dialects, exponents or scales of those rows; the
+    tensor scale kept).  Every format dequantizes row by row, so its dequantization equals those rows of qt's."""
+    rows = rows if isinstance(rows, slice) else np.asarray(rows, dtype=np.int64)   # a slice takes views
+    pick = lambda a: None if a is None else a.reshape(qt.rows, -1)[rows]
+    dialect = pick(qt.dialect)
+    return replace(qt, shape=(dialect.shape[0], qt.k), codes=pick(qt.codes), dialect=dialect,
+                   exponent=pick(qt.exponent), scale=pick(qt.scale))
+
+
 def residual(x2d: np.ndarray, qx: QTensor, rows: np.ndarray) -> np.ndarray:
-    """R[rows] = fl32(x - DQ(Q(x))) for the given rows, float32 (len(rows), K)."""
-    dq = qx.dequantize().reshape(-1, qx.k)
-    return (x2d[rows] - dq[rows]).astype(np.float32)
+    """R[rows] = fl32(x - DQ(Q(x))) for the given rows, float32 (len(rows), K).  Only those rows are
+    dequantized (a few percent of the tokens)."""
+    dq = take_rows(qx, rows).dequantize().reshape(len(rows), qx.k)
+    return (x2d.reshape(-1, qx.k)[rows] - dq).astype(np.float32)
 
 
 def decompose(x2d, fmt: str, salient_rows, selector: str | None = None, block: int | None = None,

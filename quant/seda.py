@@ -137,8 +137,21 @@ def allowed_mask(labels, choice: np.ndarray, partition: SubbookPartition) -> np.
 
 
 def restricted_mask(x2d, book: Formatbook, block: int, group_ids, partition: SubbookPartition,
-                    tensor: str = "x") -> tuple:
-    """The SeDA mask for quant.quantize(..., allowed=mask), and the (G, nb) sub-book choice."""
+                    tensor: str = "x", backend: str = "reference") -> tuple:
+    """The SeDA mask for quant.quantize(..., allowed=mask), and the (G, nb) sub-book choice.
+
+    Every back end but "reference" computes the choice with the fused Numba kernel (quant/fast_seda.py), which
+    gives the same integers as the NumPy spec here (tests/test_seda.py compares them)."""
+    x = np.asarray(x2d)
+    if backend != "reference" and x.ndim == 2 and x.shape[1] and np.issubdtype(x.dtype, np.floating) and block > 0:
+        gid = np.asarray(group_ids).reshape(-1)
+        if gid.shape[0] != x.shape[0]:
+            raise ShapeError(f"SeDA: {gid.shape[0]} group ids for {x.shape[0]} rows")
+        _, labels = np.unique(gid, return_inverse=True)
+        from .fast_seda import subbook_choice
+        choice = subbook_choice(x, book, block, labels, int(labels.max()) + 1, partition.member_of)
+        if choice is not None:
+            return allowed_mask(labels, choice, partition), choice
     labels, choice = choose_subbooks(dialect_costs(x2d, book, block, tensor), group_ids, partition)
     return allowed_mask(labels, choice, partition), choice
 

@@ -96,7 +96,8 @@ class QuantLinear(nn.Module):
             return None, 0
         from .seda import restricted_mask
         book = get_format(self.recipe.activation.fmt).book
-        mask, _ = restricted_mask(x2d, book, self.act_block, groups, self._partition, tensor=self.name)
+        mask, _ = restricted_mask(x2d, book, self.act_block, groups, self._partition, tensor=self.name,
+                                  backend=self.backend)
         return mask, len(np.unique(groups))
 
     def _record(self, x2d, y, qx, qr, rows, from_attn: bool, n_groups: int):
