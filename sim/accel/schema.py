@@ -6,8 +6,10 @@ keys are free names, each value validated by one sub-schema).
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -70,6 +72,14 @@ def load_yaml(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, "", "file not found")
+    st = path.stat()
+    # a sweep reads the same design and energy table per point: parse once per file version, hand out copies
+    return copy.deepcopy(_parsed_yaml(str(path), st.st_mtime_ns, st.st_size))
+
+
+@lru_cache(maxsize=64)
+def _parsed_yaml(name: str, mtime_ns: int, size: int) -> dict:
+    path = Path(name)
     try:
         data = strict_yaml.load(path.read_text())
     except yaml.YAMLError as exc:
