@@ -151,7 +151,7 @@ def _quantize_ops(out: dict, t: dict, arch: ArchSpec):
     block_k = t["block_k"][idx].astype(np.int64)
     blocks = m * ceil_div(k, block_k)
     kind = t["quantizer"][idx].tolist()
-    on_lut = np.isin(t["quantizer"][idx], DIALECT_SELECTORS)
+    on_lut = np.array([q in DIALECT_SELECTORS for q in kind], dtype=bool)
     # LUT unit: D / banks passes per block (two-stage: one); scale-and-round units: block / lanes cycles per block
     aq = {q: (units, lanes) for q, units, lanes in arch.act_quantizers}
     lanes = np.array([aq.get(q, (1, 1))[1] for q in kind], dtype=np.int64)

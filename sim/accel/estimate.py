@@ -72,7 +72,7 @@ class Estimate:
         macs = sim.total("macs")
         peak = sum(dict(sim.arch.peak_macs_per_cycle).values()) / len(sim.arch.peak_macs_per_cycle)
         kind = sim.trace.columns["kind"]
-        by_kind = {str(k): float(cyc[kind == k].sum() / (sim.arch.clock_mhz * 1e6)) for k in np.unique(kind)}
+        by_kind = {str(k): float(cyc[kind == k].sum() / (sim.arch.clock_mhz * 1e6)) for k in sorted(set(kind.tolist()))}
         bott = _grouped_sum(sim.results["bottleneck"], cyc)
         bott_total = np.array(list(bott.values())).sum()
         att_latency, att_energy = self.attention_shares()

@@ -182,7 +182,9 @@ def choose_tiling(p: GemmProblems, arch: ArchSpec, dataflow: str) -> dict:
         bad = int(np.argmin(fits.any(axis=1)))
         raise SpecError(arch.source_file, "global_buffer",
                         f"no tile of GEMM {p.m[bad]}x{p.k[bad]}x{p.n[bad]} fits the buffers; enlarge them")
-    prob, cand = np.nonzero(fits)            # (problem, candidate) pairs, by problem then candidate order
+    # (problem, candidate) pairs, by problem then candidate order; a candidate equal to an earlier one of its
+    # problem (a tile size capped at the GEMM's size) is never the first best, so it is left out
+    prob, cand = np.nonzero(fits & _first_of_equal(p, arch))
     pairs = GemmProblems(*(np.asarray(getattr(p, f.name))[prob] for f in fields(GemmProblems)))
     tile = [np.broadcast_to(a, fits.shape)[prob, cand] for a in (mt, nt, kt, order)]
     cost = gemm_cost(pairs, arch, dataflow, *tile)
@@ -191,10 +193,25 @@ def choose_tiling(p: GemmProblems, arch: ArchSpec, dataflow: str) -> dict:
     near = cyc <= ((1 + TILING_CYCLE_SLACK) * np.minimum.reduceat(cyc, starts))[prob]
     dram = np.where(near, cost["dram_read_bytes"] + cost["dram_write_bytes"], np.inf)
     hit = np.flatnonzero(dram == np.minimum.reduceat(dram, starts)[prob])
-    best = hit[np.unique(prob[hit], return_index=True)[1]]
+    best = hit[np.r_[True, prob[hit][1:] != prob[hit][:-1]]]        # the first best of each problem
     out = {key: np.broadcast_to(v, prob.shape)[best] for key, v in cost.items()}
     out.update(mt=tile[0][best], nt=tile[1][best], kt=tile[2][best], order=tile[3][best])
     return out
+
+
+def _first_of_equal(p: GemmProblems, arch: ArchSpec) -> np.ndarray:
+    """(P, C) mask of candidate_tiles' candidates whose (Mt, Nt, Kt) no earlier candidate of the problem has:
+    Mt = min(R << a, M rounded up to R) repeats once R << a reaches the rounded M (likewise Nt), and Kt repeats
+    once MIN_TILE_K << c reaches K (the last index, all of K, then equals the first such c)."""
+    R, C = arch.pe_array.rows, arch.pe_array.cols
+    a, b, c, _ = np.meshgrid(np.arange(11), np.arange(11), np.arange(14), np.arange(2), indexing="ij")
+    a, b, c = (v.reshape(1, -1) for v in (a, b, c))
+    col = lambda v: np.asarray(v).reshape(-1, 1)
+    m_cap, n_cap, k = ceil_div(col(p.m), R) * R, ceil_div(col(p.n), C) * C, col(p.k)
+    first_a = np.sum((R << np.arange(11)).reshape(1, -1) < m_cap, axis=1, keepdims=True)
+    first_b = np.sum((C << np.arange(11)).reshape(1, -1) < n_cap, axis=1, keepdims=True)
+    first_c = np.sum((MIN_TILE_K << np.arange(13)).reshape(1, -1) < k, axis=1, keepdims=True)
+    return (a <= first_a) & (b <= first_b) & np.where(c == 13, first_c == 13, c <= first_c)
 
 
 # (tiling-relevant design numbers, dataflow, problem) -> the chosen tiling's numbers; bounded by TILING_CACHE_MAX
