@@ -77,12 +77,16 @@ class GemmProblems:
     y_onchip: np.ndarray
 
 
+# candidate index grid, one row: a (Mt = R << a), b (Nt = C << b), c (Kt = MIN_TILE_K << c; 13 = all of K), loop order
+_GRID = tuple(v.reshape(1, -1) for v in np.meshgrid(np.arange(11), np.arange(11), np.arange(14), np.arange(2),
+                                                    indexing="ij"))
+
+
 def candidate_tiles(p: GemmProblems, arch: ArchSpec):
     """Tile sizes per problem (P, C): Mt, Nt multiples of the array, Kt a power-of-two number of blocks or all of
     K; loop order 0 = m outer, 1 = n outer.  Candidates that do not fit the buffers are masked out."""
     R, C = arch.pe_array.rows, arch.pe_array.cols
-    a, b, c, o = np.meshgrid(np.arange(11), np.arange(11), np.arange(14), np.arange(2), indexing="ij")
-    a, b, c, o = (v.reshape(1, -1) for v in (a, b, c, o))
+    a, b, c, o = _GRID
     col = lambda v: np.asarray(v).reshape(-1, 1)
     m, n, k = col(p.m), col(p.n), col(p.k)
     mt = np.minimum(R << a, ceil_div(m, R) * R)
@@ -204,8 +208,7 @@ def _first_of_equal(p: GemmProblems, arch: ArchSpec) -> np.ndarray:
     Mt = min(R << a, M rounded up to R) repeats once R << a reaches the rounded M (likewise Nt), and Kt repeats
     once MIN_TILE_K << c reaches K (the last index, all of K, then equals the first such c)."""
     R, C = arch.pe_array.rows, arch.pe_array.cols
-    a, b, c, _ = np.meshgrid(np.arange(11), np.arange(11), np.arange(14), np.arange(2), indexing="ij")
-    a, b, c = (v.reshape(1, -1) for v in (a, b, c))
+    a, b, c, _ = _GRID
     col = lambda v: np.asarray(v).reshape(-1, 1)
     m_cap, n_cap, k = ceil_div(col(p.m), R) * R, ceil_div(col(p.n), C) * C, col(p.k)
     first_a = np.sum((R << np.arange(11)).reshape(1, -1) < m_cap, axis=1, keepdims=True)

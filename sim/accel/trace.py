@@ -95,12 +95,13 @@ class _Rows:
         self.dialects = -(-recipe.book_size // recipe.sub_books) if recipe.dialect_online else 0
         self._pending_quant = []
         self._last_ms = 0      # salient rows of the last quantized input (shared by q/k/v-style siblings)
+        self._blank = dict(op="", kind="", group="", block=-1, m=0, k=0, n=0, batch=1, repeat=self.repeat,
+                           mac_mode="", x_bits=0.0, w_bits=0.0, y_bits=FP16_BITS, x_onchip=False, w_onchip=False,
+                           y_onchip=False, decoder="", block_k=0, elems=0, vec_op="", ops_per_elem=0, quantizer="",
+                           dialects_scanned=0, consumer=-1)
 
     def _add(self, **kw) -> int:
-        row = dict(op="", kind="", group="", block=-1, m=0, k=0, n=0, batch=1, repeat=self.repeat, mac_mode="",
-                   x_bits=0.0, w_bits=0.0, y_bits=FP16_BITS, x_onchip=False, w_onchip=False, y_onchip=False,
-                   decoder="", block_k=0, elems=0, vec_op="", ops_per_elem=0, quantizer="", dialects_scanned=0,
-                   consumer=-1)
+        row = self._blank.copy()
         row.update(kw)
         self.rows.append(row)
         return len(self.rows) - 1
