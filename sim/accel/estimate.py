@@ -104,6 +104,45 @@ def _grouped_sum(labels: np.ndarray, values: np.ndarray) -> dict:
     return {k: np.float64(total[k]) for k in sorted(total)}
 
 
+def reference_summary(est: Estimate) -> dict:
+    """`Estimate.summary` computed from the pandas tables, as every estimate was before the NumPy path (tests and
+    bench/bench_sweep.py compare the two bit for bit)."""
+    sim, po, e_tab = est.sim, est.sim.per_op, est.energy_per_op_pj
+    total = lambda c: float((po[c] * po.repeat).sum())
+    cycles = total("cycles")
+    macs = total("macs")
+    peak = sum(dict(sim.arch.peak_macs_per_cycle).values()) / len(sim.arch.peak_macs_per_cycle)
+    by_kind = {k: float((d.cycles * d.repeat).sum() / (sim.arch.clock_mhz * 1e6)) for k, d in po.groupby("kind")}
+    bott = po.assign(w=po.cycles * po.repeat).groupby("bottleneck").w.sum()
+    e_comp = {k: float(v) * 1e-12 for k, v in e_tab.drop(columns="op").sum().items()}
+    att = sim.trace.attention_mask()
+    cyc = (po.cycles * po.repeat).to_numpy()
+    e = e_tab.drop(columns="op").sum(axis=1).to_numpy()
+    latency = cycles / (sim.arch.clock_mhz * 1e6)
+    return {
+        "workload": sim.trace.model.name, "arch": sim.arch.name, "recipe": sim.trace.recipe.name,
+        "dataflow": sim.dataflow, "latency_s": latency, "latency_by_kind_s": by_kind,
+        "energy_j": sum(e_comp.values()), "energy_by_component_j": e_comp,
+        "area_mm2": est.area_mm2, "area_total_mm2": sum(est.area_mm2.values()),
+        "macs": macs, "dram_bytes": total("dram_read_bytes") + total("dram_write_bytes"),
+        "time_share_by_bottleneck": {k: float(v / bott.sum()) for k, v in bott.items()},
+        "full_path": sim.trace.full_path,
+        "attention_share_of_latency": float(cyc[att].sum() / max(cyc.sum(), 1e-30)),
+        "attention_share_of_energy": float(e[att].sum() / max(e.sum(), 1e-30)),
+        "ops": int(len(po)), "op_instances": int(po.repeat.sum()),
+        "mean_mac_rate_of_mean_peak": macs / max(cycles, 1) / peak,
+    }
+
+
+def clear_caches():
+    """Forget cached traces, tilings, parsed YAML and energy tables (benchmarks of the uncached path, tests)."""
+    from . import energy, mapping, schema, trace
+    trace._cached_trace.cache_clear()
+    mapping._TILINGS.clear()
+    schema._parsed_yaml.cache_clear()
+    energy._load_table.cache_clear()
+
+
 def estimate(workload="opensora2-256px", arch="edge", recipe="semanticdialect", dataflow=None,
              full_path: bool = False, **trace_knobs) -> Estimate:
     spec = arch if isinstance(arch, ArchSpec) else load_arch(arch)
