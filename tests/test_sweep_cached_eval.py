@@ -92,7 +92,8 @@ def test_pruned_tiling_search_picks_the_same_tiling(rows, cols, dataflow):
     n = 24        # small and huge dimensions, so that tile sizes saturate and K exceeds the largest K chunk
     dims = lambda hi: np.concatenate([[1, 7, 32, 33], rng.integers(1, hi, n - 4)]).astype(np.int64)
     p = GemmProblems(m=dims(20000), k=dims(300000), n=dims(9000), x_bytes=rng.choice([0.53125, 2.0], n),
-                     w_bytes=rng.choice([0.5625, 2.0], n), y_bytes=np.full(n, 2.0), macs_per_cycle=rng.choice([1, 8], n),
+                     w_bytes=rng.choice([0.5625, 2.0], n), y_bytes=np.full(n, 2.0),
+                     macs_per_cycle=rng.choice([1, 8], n),
                      x_onchip=rng.random(n) < 0.2, w_onchip=rng.random(n) < 0.2, y_onchip=rng.random(n) < 0.2)
     got, want = choose_tiling(p, arch, dataflow), _choose_over_all_candidates(p, arch, dataflow)
     assert got.keys() == want.keys()
