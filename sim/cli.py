@@ -22,20 +22,32 @@ class CliError(Exception):
     """A user error: printed as one line, exit code 2."""
 
 
-def user_errors() -> tuple:
-    """The exception classes a user can cause, all mapped to exit code 2 (imported here, once, so that the
-    list is in one place; each names the file and field, tensor, key or layer in its message)."""
-    from quant.errors import QuantError                  # incl. UnknownNameError, NonFiniteError, ShapeError
-    from reports.codesign_report import CodesignInputError
-    from reports.io import OutputFolderError             # --out in use by another run, or not a run folder
-    from sim.accel.schema import SpecError               # arch / energy YAML
-    from sim.pipeline.config import RunConfigError       # run config YAML
-    from sim.preflight import InputError                 # names, files and output folders checked before work
-    from sim.sweep.spec import SweepSpecError            # sweep YAML, incl. its space
-    from sim.sweep.store import StoreError               # results.sqlite: corrupt, or of another sweep
-    from vdit.checkpoint import CheckpointError          # safetensors header, keys, shapes
-    return (CliError, QuantError, SpecError, RunConfigError, InputError, SweepSpecError, StoreError,
-            CheckpointError, CodesignInputError, OutputFolderError)
+# The exception classes a user can cause, all mapped to exit code 2, as (module, class) so that the list is in one
+# place; each names the file and field, tensor, key or layer in its message.  Named, not imported: their modules
+# pull in torch (vdit.checkpoint) and matplotlib (reports.codesign_report), which `sim estimate` never needs.
+USER_ERRORS = (
+    ("sim.cli", "CliError"),
+    ("quant.errors", "QuantError"),                      # incl. UnknownNameError, NonFiniteError, ShapeError
+    ("sim.accel.schema", "SpecError"),                   # arch / energy YAML
+    ("sim.pipeline.config", "RunConfigError"),           # run config YAML
+    ("sim.preflight", "InputError"),                     # names, files and output folders checked before work
+    ("sim.sweep.spec", "SweepSpecError"),                # sweep YAML, incl. its space
+    ("sim.sweep.store", "StoreError"),                   # results.sqlite: corrupt, or of another sweep
+    ("vdit.checkpoint", "CheckpointError"),              # safetensors header, keys, shapes
+    ("reports.codesign_report", "CodesignInputError"),
+    ("reports.io", "OutputFolderError"),                 # --out in use by another run, or not a run folder
+)
+
+
+def user_errors(loaded_only: bool = False) -> tuple:
+    """The user-error classes; loaded_only: only those whose module is already imported -- enough to classify an
+    exception that was raised, since raising one means its module was imported."""
+    out = []
+    for module, name in USER_ERRORS:
+        mod = sys.modules.get(module) if loaded_only else importlib.import_module(module)
+        if mod is not None:
+            out.append(getattr(mod, name))
+    return tuple(out)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +83,6 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:                          # --help (0) or an argument error (2, already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-    errors = user_errors()
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # e.g. `sim estimate | head`
@@ -81,7 +92,10 @@ def main(argv=None) -> int:
         hint = getattr(args, "resume_hint", None)
         print(f"sim {args.command}: interrupted" + (f"; {hint}" if hint else ""), file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (*errors, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, (*user_errors(loaded_only=True), FileNotFoundError, IsADirectoryError,
+                                NotADirectoryError, PermissionError)):
+            raise                                      # a bug in this suite keeps its traceback
         msg = " ".join(_message(exc).split("\n"))       # one line, whatever the message held
         print(f"sim {args.command}: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -7,6 +7,7 @@ Counting and costing stay apart: `counts.py` turns a SimResult into action count
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,16 @@ def load_energy_table(name_or_path="horowitz45") -> EnergyTable:
         if not p.is_file() or p == DRAM_FILE:
             names = sorted(q.stem for q in ENERGY_DIR.glob("*.yaml") if q != DRAM_FILE)
             raise SpecError(name_or_path, "technology.energy_table", f"no such energy table; valid: {', '.join(names)}")
+    if not p.is_file():
+        load_yaml(p)                                   # the one-line "file not found" error
+    st = p.stat()
+    return _load_table(str(p), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=16)
+def _load_table(name: str, mtime_ns: int, size: int) -> EnergyTable:
+    """One parse per file version: a sweep prices every point with the same table (treat the result as read-only)."""
+    p = Path(name)
     d = validate(load_yaml(p), TABLE_SCHEMA, p)
     prim = d["primitives"]
 

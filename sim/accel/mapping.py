@@ -13,7 +13,7 @@ K is counted in steps: a PE consumes `macs_per_cycle` elements of K per cycle (a
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -77,12 +77,16 @@ class GemmProblems:
     y_onchip: np.ndarray
 
 
+# candidate index grid, one row: a (Mt = R << a), b (Nt = C << b), c (Kt = MIN_TILE_K << c; 13 = all of K), loop order
+_GRID = tuple(v.reshape(1, -1) for v in np.meshgrid(np.arange(11), np.arange(11), np.arange(14), np.arange(2),
+                                                    indexing="ij"))
+
+
 def candidate_tiles(p: GemmProblems, arch: ArchSpec):
     """Tile sizes per problem (P, C): Mt, Nt multiples of the array, Kt a power-of-two number of blocks or all of
     K; loop order 0 = m outer, 1 = n outer.  Candidates that do not fit the buffers are masked out."""
     R, C = arch.pe_array.rows, arch.pe_array.cols
-    a, b, c, o = np.meshgrid(np.arange(11), np.arange(11), np.arange(14), np.arange(2), indexing="ij")
-    a, b, c, o = (v.reshape(1, -1) for v in (a, b, c, o))
+    a, b, c, o = _GRID
     col = lambda v: np.asarray(v).reshape(-1, 1)
     m, n, k = col(p.m), col(p.n), col(p.k)
     mt = np.minimum(R << a, ceil_div(m, R) * R)
@@ -175,17 +179,70 @@ TILING_CYCLE_SLACK = 0.05
 
 
 def choose_tiling(p: GemmProblems, arch: ArchSpec, dataflow: str) -> dict:
-    """Per problem: among tilings within TILING_CYCLE_SLACK of the fewest cycles, the least DRAM traffic."""
+    """Per problem: among tilings within TILING_CYCLE_SLACK of the fewest cycles, the least DRAM traffic (the first
+    such candidate in candidate order on a tie).  Only the candidates that fit the buffers are costed."""
     mt, nt, kt, order, fits = candidate_tiles(p, arch)
     if not fits.any(axis=1).all():
         bad = int(np.argmin(fits.any(axis=1)))
         raise SpecError(arch.source_file, "global_buffer",
                         f"no tile of GEMM {p.m[bad]}x{p.k[bad]}x{p.n[bad]} fits the buffers; enlarge them")
-    cost = gemm_cost(p, arch, dataflow, mt, nt, kt, order)
-    cyc = np.where(fits, cost["cycles"], np.inf)
-    near = cyc <= (1 + TILING_CYCLE_SLACK) * cyc.min(axis=1, keepdims=True)
-    best = np.argmin(np.where(near, cost["dram_read_bytes"] + cost["dram_write_bytes"], np.inf), axis=1)
-    pick = lambda a: np.take_along_axis(np.broadcast_to(a, mt.shape), best[:, None], axis=1)[:, 0]
-    out = {key: pick(v) for key, v in cost.items()}
-    out.update(mt=pick(mt), nt=pick(nt), kt=pick(kt), order=pick(order))
+    # (problem, candidate) pairs, by problem then candidate order; a candidate equal to an earlier one of its
+    # problem (a tile size capped at the GEMM's size) is never the first best, so it is left out
+    prob, cand = np.nonzero(fits & _first_of_equal(p, arch))
+    pairs = GemmProblems(*(np.asarray(getattr(p, f.name))[prob] for f in fields(GemmProblems)))
+    tile = [np.broadcast_to(a, fits.shape)[prob, cand] for a in (mt, nt, kt, order)]
+    cost = gemm_cost(pairs, arch, dataflow, *tile)
+    starts = np.flatnonzero(np.r_[True, prob[1:] != prob[:-1]])
+    cyc = np.broadcast_to(cost["cycles"], prob.shape)
+    near = cyc <= ((1 + TILING_CYCLE_SLACK) * np.minimum.reduceat(cyc, starts))[prob]
+    dram = np.where(near, cost["dram_read_bytes"] + cost["dram_write_bytes"], np.inf)
+    hit = np.flatnonzero(dram == np.minimum.reduceat(dram, starts)[prob])
+    best = hit[np.r_[True, prob[hit][1:] != prob[hit][:-1]]]        # the first best of each problem
+    out = {key: np.broadcast_to(v, prob.shape)[best] for key, v in cost.items()}
+    out.update(mt=tile[0][best], nt=tile[1][best], kt=tile[2][best], order=tile[3][best])
     return out
+
+
+def _first_of_equal(p: GemmProblems, arch: ArchSpec) -> np.ndarray:
+    """(P, C) mask of candidate_tiles' candidates whose (Mt, Nt, Kt) no earlier candidate of the problem has:
+    Mt = min(R << a, M rounded up to R) repeats once R << a reaches the rounded M (likewise Nt), and Kt repeats
+    once MIN_TILE_K << c reaches K (the last index, all of K, then equals the first such c)."""
+    R, C = arch.pe_array.rows, arch.pe_array.cols
+    a, b, c, _ = _GRID
+    col = lambda v: np.asarray(v).reshape(-1, 1)
+    m_cap, n_cap, k = ceil_div(col(p.m), R) * R, ceil_div(col(p.n), C) * C, col(p.k)
+    first_a = np.sum((R << np.arange(11)).reshape(1, -1) < m_cap, axis=1, keepdims=True)
+    first_b = np.sum((C << np.arange(11)).reshape(1, -1) < n_cap, axis=1, keepdims=True)
+    first_c = np.sum((MIN_TILE_K << np.arange(13)).reshape(1, -1) < k, axis=1, keepdims=True)
+    return (a <= first_a) & (b <= first_b) & np.where(c == 13, first_c == 13, c <= first_c)
+
+
+# (tiling-relevant design numbers, dataflow, problem) -> the chosen tiling's numbers; bounded by TILING_CACHE_MAX
+_TILINGS: dict = {}
+TILING_CACHE_MAX = 200_000
+
+
+def tiling_key(arch: ArchSpec, dataflow: str) -> tuple:
+    """Everything of a design that choose_tiling reads: array shape and fold overheads, usable buffer bytes, DRAM
+    bytes per cycle (designs that differ elsewhere, e.g. in the LUT unit, share tilings)."""
+    pe, gb = arch.pe_array, arch.global_buffer
+    return (pe.rows, pe.cols, pe.pipeline_depth_cycles, pe.drain_cycles, gb.usable_bytes(gb.inputs),
+            gb.usable_bytes(gb.weights), gb.usable_bytes(gb.outputs), arch.dram_bytes_per_cycle, dataflow)
+
+
+def cached_tiling(p: GemmProblems, arch: ArchSpec, dataflow: str) -> dict:
+    """choose_tiling, remembering each problem's result per design key: a problem's tiling depends on nothing but
+    itself and tiling_key, so results are the same numbers whichever problems are asked together."""
+    akey = tiling_key(arch, dataflow)
+    cols = [np.asarray(getattr(p, f.name)).tolist() for f in fields(GemmProblems)]
+    keys = [(akey, row) for row in zip(*cols)]
+    miss = [i for i, key in enumerate(keys) if key not in _TILINGS]
+    if miss:
+        res = choose_tiling(GemmProblems(*(np.asarray(getattr(p, f.name))[miss] for f in fields(GemmProblems))),
+                            arch, dataflow)
+        if len(_TILINGS) + len(miss) > TILING_CACHE_MAX:
+            _TILINGS.clear()
+        for j, i in enumerate(miss):
+            _TILINGS[keys[i]] = {key: v[j] for key, v in res.items()}
+    entries = [_TILINGS[key] for key in keys]
+    return {key: np.array([e[key] for e in entries]) for key in entries[0]} if entries else {}

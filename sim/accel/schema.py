@@ -6,8 +6,10 @@ keys are free names, each value validated by one sub-schema).
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -70,8 +72,42 @@ def load_yaml(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, "", "file not found")
+    st = path.stat()
+    # a sweep reads the same design and energy table per point: parse once per file version, hand out copies
+    return copy.deepcopy(_parsed_yaml(str(path), st.st_mtime_ns, st.st_size))
+
+
+class _Duplicate(Exception):
+    pass
+
+
+class _FastLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """libyaml's parser (several times faster) with the same constructors; a duplicate key, or anything it does
+    not accept, sends the text to strict_yaml's pure-Python loader, whose errors are the ones users see."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            keys = [self.construct_object(k, deep=True) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]
+            try:
+                if len(set(keys)) != len(keys):
+                    raise _Duplicate
+            except TypeError:
+                raise _Duplicate from None             # unhashable key: let the strict loader report it
+        return super().construct_mapping(node, deep=deep)
+
+
+def _load_text(text: str):
     try:
-        data = strict_yaml.load(path.read_text())
+        return yaml.load(text, Loader=_FastLoader)
+    except Exception:  # noqa: BLE001  (the strict loader raises the error, or reads what libyaml would not)
+        return strict_yaml.load(text)
+
+
+@lru_cache(maxsize=64)
+def _parsed_yaml(name: str, mtime_ns: int, size: int) -> dict:
+    path = Path(name)
+    try:
+        data = _load_text(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

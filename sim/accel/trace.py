@@ -4,13 +4,19 @@ A row is a quantized or FP GEMM (M x K x N, `batch` independent copies, e.g. att
 op (the LUT unit) or a vector op (norms, softmax, RoPE, GELU, modulation, residual adds).  Rows are per block index
 (names as in docs/model.md#layer-names, e.g. `double_blocks.3.img_attn.q_proj`); `repeat` multiplies them by steps x CFG branches.
 A full Open-Sora 2.0 run is about two thousand rows, never millions of objects.
+
+A trace holds its rows as NumPy columns (`columns`); `ops` is the same table as a DataFrame, built on first use, so
+that an estimate never imports pandas.  Traces are cached per (shape, recipe, full path, steps, branches) and
+shared: treat `columns` and `ops` as read-only.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from math import ceil
 
-import pandas as pd
+import numpy as np
 
 from vdit.naming import IMG, TXT, attention_scope, double_block, single_block
 
@@ -45,13 +51,39 @@ class Trace:
     model: ModelShape
     recipe: HwRecipe
     full_path: bool
-    ops: pd.DataFrame     # COLUMNS, one row per distinct op
+    rows: tuple = field(repr=False)     # one dict of COLUMNS per distinct op
 
-    def gemms(self) -> pd.DataFrame:
+    @cached_property
+    def columns(self) -> dict:
+        """COLUMNS -> read-only NumPy array, one entry per op (strings as unicode arrays)."""
+        out = {}
+        for c in COLUMNS:
+            a = np.array([r[c] for r in self.rows])
+            a.setflags(write=False)
+            out[c] = a
+        return out
+
+    @cached_property
+    def ops(self):
+        """The rows as a pandas DataFrame (COLUMNS, one row per distinct op)."""
+        import pandas as pd
+        return pd.DataFrame(list(self.rows), columns=list(COLUMNS))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def gemms(self):
         return self.ops[self.ops.kind == "gemm"]
 
+    @cached_property
+    def _attention(self) -> np.ndarray:
+        pat = re.compile(ATTENTION_OPS)
+        mask = np.array([pat.search(r["op"]) is not None for r in self.rows], dtype=bool)
+        mask.setflags(write=False)
+        return mask
+
     def attention_mask(self):
-        return self.ops.op.str.contains(ATTENTION_OPS, regex=True).to_numpy()
+        return self._attention.copy()
 
 
 class _Rows:
@@ -63,12 +95,13 @@ class _Rows:
         self.dialects = -(-recipe.book_size // recipe.sub_books) if recipe.dialect_online else 0
         self._pending_quant = []
         self._last_ms = 0      # salient rows of the last quantized input (shared by q/k/v-style siblings)
+        self._blank = dict(op="", kind="", group="", block=-1, m=0, k=0, n=0, batch=1, repeat=self.repeat,
+                           mac_mode="", x_bits=0.0, w_bits=0.0, y_bits=FP16_BITS, x_onchip=False, w_onchip=False,
+                           y_onchip=False, decoder="", block_k=0, elems=0, vec_op="", ops_per_elem=0, quantizer="",
+                           dialects_scanned=0, consumer=-1)
 
     def _add(self, **kw) -> int:
-        row = dict(op="", kind="", group="", block=-1, m=0, k=0, n=0, batch=1, repeat=self.repeat, mac_mode="",
-                   x_bits=0.0, w_bits=0.0, y_bits=FP16_BITS, x_onchip=False, w_onchip=False, y_onchip=False,
-                   decoder="", block_k=0, elems=0, vec_op="", ops_per_elem=0, quantizer="", dialects_scanned=0,
-                   consumer=-1)
+        row = self._blank.copy()
         row.update(kw)
         self.rows.append(row)
         return len(self.rows) - 1
@@ -136,7 +169,8 @@ class _Rows:
 def build_trace(model="opensora2-256px", recipe="semanticdialect", full_path: bool = False,
                 decomp_fraction: float | None = None, steps: int | None = None,
                 branches: int | None = None) -> Trace:
-    """Every op of a sampling run.  full_path quantizes the attention matmuls too (as does a recipe that asks)."""
+    """Every op of a sampling run.  full_path quantizes the attention matmuls too (as does a recipe that asks).
+    Cached per (shape, hardware recipe, full path, steps, branches): a sweep traces each workload and recipe once."""
     shape = model_shape(model)
     rec = get_recipe(recipe)
     if decomp_fraction is not None:
@@ -145,6 +179,18 @@ def build_trace(model="opensora2-256px", recipe="semanticdialect", full_path: bo
     full_path = bool(full_path or rec.attention)
     steps = shape.steps if steps is None else steps
     branches = shape.cfg_branches if branches is None else branches
+    try:
+        return _cached_trace(shape, rec, full_path, steps, branches)
+    except TypeError:                   # an unhashable recipe object: trace it afresh
+        return _trace(shape, rec, full_path, steps, branches)
+
+
+@lru_cache(maxsize=32)
+def _cached_trace(shape: ModelShape, rec: HwRecipe, full_path: bool, steps: int, branches: int) -> Trace:
+    return _trace(shape, rec, full_path, steps, branches)
+
+
+def _trace(shape: ModelShape, rec: HwRecipe, full_path: bool, steps: int, branches: int) -> Trace:
     rows = _Rows(rec, steps * branches)
     _embedders(rows, shape)
     for i in range(shape.depth_double):
@@ -153,8 +199,7 @@ def build_trace(model="opensora2-256px", recipe="semanticdialect", full_path: bo
         _single_block(rows, shape, j, full_path)
     _final(rows, shape)
     rows.vector("sampler.cfg_euler", "cfg_euler", shape.video_tokens * shape.in_channels, "sampler", repeat=steps)
-    ops = pd.DataFrame(rows.rows, columns=list(COLUMNS))
-    return Trace(shape, rec, full_path, ops)
+    return Trace(shape, rec, full_path, tuple(rows.rows))
 
 
 def _embedders(rows: _Rows, s: ModelShape):
@@ -288,4 +333,4 @@ def gemm_trace(m: int, k: int, n: int, fmt: str = "dialectfp4-32", quantize_inpu
     if quantize_input:
         rows.quantize("gemm.quantize", m, k, "gemm")
     rows.gemm("gemm", m, k, n, "gemm", policy="quant" if rec.quantizes_activations else "fp")
-    return Trace(None, rec, False, pd.DataFrame(rows.rows, columns=list(COLUMNS)))
+    return Trace(None, rec, False, tuple(rows.rows))

@@ -26,7 +26,7 @@ def quality_metrics(q: dict, recipe: str) -> dict:
     return dict(_quality(str(q["study"]), str(q.get("mode", "none")), columns).get(recipe, {}))
 
 
-def evaluate(cfg: dict) -> dict:
+def _estimate(cfg: dict):
     from sim.accel.estimate import estimate
     from sim.accel.spec import load_arch
     from sim.accel.specialize import specialize
@@ -36,9 +36,11 @@ def evaluate(cfg: dict) -> dict:
     arch = load_arch(cfg.get("arch", defaults.ARCH), cfg.get("arch_overrides"))
     if cfg.get("specialize"):
         arch = specialize(arch, recipe)
-    est = estimate(cfg.get("workload", defaults.WORKLOAD), arch, recipe, dataflow=cfg.get("dataflow"),
-                   full_path=bool(cfg.get("full_path", False)))
-    s = est.summary()
+    return estimate(cfg.get("workload", defaults.WORKLOAD), arch, recipe, dataflow=cfg.get("dataflow"),
+                    full_path=bool(cfg.get("full_path", False)))
+
+
+def _metrics(s: dict, cfg: dict) -> dict:
     out = {
         "latency_s": s["latency_s"], "energy_j": s["energy_j"], "area_mm2": s["area_total_mm2"],
         "edp_js": s["latency_s"] * s["energy_j"], "dram_bytes": float(s["dram_bytes"]), "macs": float(s["macs"]),
@@ -46,5 +48,21 @@ def evaluate(cfg: dict) -> dict:
     }
     out.update({f"energy.{k}_j": v for k, v in s["energy_by_component_j"].items()})
     if cfg.get("quality"):
-        out.update(quality_metrics(cfg["quality"], recipe))
+        from sim import defaults
+        out.update(quality_metrics(cfg["quality"], cfg.get("recipe", defaults.RECIPE)))
     return out
+
+
+def evaluate(cfg: dict) -> dict:
+    """One point.  Traces and GEMM tilings are cached in the process (sim.accel.trace, sim.accel.mapping), so the
+    points of a task that share a workload and recipe, or a design's array, buffers and DRAM, share that work."""
+    return _metrics(_estimate(cfg).summary(), cfg)
+
+
+def evaluate_per_point(cfg: dict) -> dict:
+    """The same metrics the way every point was evaluated before the caches and the NumPy summary: caches cleared,
+    the trace and tilings computed for this point alone, the summary reduced from the pandas tables (the baseline
+    of bench/bench_sweep.py and the reference of tests/test_sweep_cached_eval.py)."""
+    from sim.accel.estimate import clear_caches, reference_summary
+    clear_caches()
+    return _metrics(reference_summary(_estimate(cfg)), cfg)

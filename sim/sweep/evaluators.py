@@ -8,9 +8,13 @@ import traceback
 
 EVALUATORS = {
     "accel": "sim.sweep.accel_eval:evaluate",
+    # the same numbers, each point from scratch (no shared traces or tilings; summary from pandas tables): the
+    # baseline of bench/bench_sweep.py and the reference of tests/test_sweep_cached_eval.py
+    "accel-per-point": "sim.sweep.accel_eval:evaluate_per_point",
 }
 METRICS = {
     "accel": "sim.sweep.accel_eval:METRICS",
+    "accel-per-point": "sim.sweep.accel_eval:METRICS",
 }
 
 
