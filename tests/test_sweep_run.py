@@ -55,10 +55,10 @@ def _sweep_cmd(spec_path, out, *extra):
             *extra]
 
 
-def _write_spec(tmp_path):
+def _write_spec(tmp_path, spec=SPEC):
     import yaml
     p = tmp_path / "spec.yaml"
-    p.write_text(yaml.safe_dump(SPEC))
+    p.write_text(yaml.safe_dump(spec))
     return p
 
 
@@ -72,8 +72,17 @@ def _count_done(store):
         return 0
 
 
-def test_killed_sweep_resumes_without_redoing_or_losing_points(tmp_path, reference_run):
-    spec_path, out = _write_spec(tmp_path), tmp_path / "out"
+# the kill test needs a sweep slow enough for the kill to land mid-way: the per-point evaluator (no caches) on the
+# full-size workload, 24 points (the cached evaluator finishes the 12 tiny points in well under a second)
+KILL_SPEC = dict(SPEC, evaluator="accel-per-point", base=dict(SPEC["base"], workload="opensora2-256px"),
+                 space=dict(SPEC["space"], **{"arch_overrides.pe_array.cols": [8, 16, 24, 32]}))
+
+
+def test_killed_sweep_resumes_without_redoing_or_losing_points(tmp_path):
+    ref = tmp_path / "ref"
+    run_sweep(parse_sweep(KILL_SPEC), ref, executor="inline", progress=False)
+    reference_run = _rows(ref / "results.sqlite")
+    spec_path, out = _write_spec(tmp_path, KILL_SPEC), tmp_path / "out"
     proc = subprocess.Popen(_sweep_cmd(spec_path, out, "--executor", "inline"), start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 120
@@ -82,11 +91,11 @@ def test_killed_sweep_resumes_without_redoing_or_losing_points(tmp_path, referen
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     n_before = _count_done(out / "results.sqlite")
-    assert 3 <= n_before < 12, "the kill must land mid-sweep"
+    assert 3 <= n_before < 24, "the kill must land mid-sweep"
     rerun = subprocess.run(_sweep_cmd(spec_path, out, "--executor", "inline"), capture_output=True, text=True,
                            timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert f"{n_before} already done, {12 - n_before} evaluated" in rerun.stdout
+    assert f"{n_before} already done, {24 - n_before} evaluated" in rerun.stdout
     assert _rows(out / "results.sqlite") == reference_run
 
 
