@@ -202,6 +202,8 @@ def _encode_scaled(x, safe, recip, use_recip, valid, ELEM_INT: tl.constexpr, QMA
                 + (a4 >= 7.0).to(tl.int32) + (a4 > 10.0).to(tl.int32) + (a4 >= 14.0).to(tl.int32)
                 + (a4 > 20.0).to(tl.int32))
         code = code | sign_code(y, code, SIGNED_ZERO)
+        # a block whose scale product underflows encodes zeros: signed ones (x's sign bit) when SIGNED_ZERO
+        return tl.where(valid, code, sign_code(x, 0, SIGNED_ZERO))
     return tl.where(valid, code, 0)
 
 

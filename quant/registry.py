@@ -148,7 +148,10 @@ class ScaledIntFormat:
             codes = self.element.encode(scaled, signed_zero=self.signed_zero)   # sign<<3 | code (RNE, saturate)
         else:
             codes = self.element.encode(scaled) & ((1 << self.element.bits) - 1)
-        codes = np.where(valid[..., None], codes, 0)
+        # a block whose scale product underflows encodes zeros: signed ones (x's sign bit) for signed-zero formats,
+        # so that quantize(-x) flips every sign bit there too
+        zero = (np.signbit(xb).astype(np.int64) << (self.element.bits - 1)) if self.signed_zero else 0
+        codes = np.where(valid[..., None], codes, zero)
         r, nb = xb.shape[:2]
         return QTensor(self.name, shape, block, _pack(codes.reshape(r, nb * block), self.element_bits),
                        np.zeros(s.shape, dtype=np.uint8), scale=s, tensor_scale=float(g))

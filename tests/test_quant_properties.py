@@ -83,6 +83,8 @@ def test_error_bound_per_element(fmt, selector, x):
 @pytest.mark.parametrize("fmt,selector", ALL_CASES)
 @SETTINGS
 @given(x=st.one_of(tensors(), heavy_tailed()))
+# found by CI: a -0.0 block next to a subnormal row, where NVFP4's scale product underflows (an invalid block)
+@example(x=np.array([[0.0], [9.1835e-41]], dtype=np.float32))
 def test_sign_symmetry(fmt, selector, x):
     """quantize(-x) flips exactly the sign bit of every non-zero element (of every element for the signed-zero
     formats MXFP4 and NVFP4; K padding stays +0) and changes nothing else."""
