@@ -18,22 +18,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .blocks import MIN_EXP, ZERO_BLOCK_EXP
-
-_Q_MAX = 31
-
-
-@njit(cache=True)
-def _exponent(x, k0, k1):
-    amax = np.float32(0.0)
-    for k in range(k0, k1):
-        a = abs(x[k])
-        if a > amax:
-            amax = a
-    if amax == 0:
-        return ZERO_BLOCK_EXP
-    _, ex = math.frexp(np.float64(amax))
-    return max(ex - 1 - 2, MIN_EXP)
+from .fast_select import _Q_MAX, _block_exponent   # one block-exponent front end for every Numba kernel
 
 
 @njit(cache=True)
@@ -69,7 +54,7 @@ def subbook_best(x2d, block, err_t, member_of, best):
         for b in range(n_blocks):
             k0 = b * block
             k1 = min(k0 + block, k_valid)
-            _block_costs(x, k0, k1, block, _exponent(x, k0, k1), err_t, cost)
+            _block_costs(x, k0, k1, block, _block_exponent(x, k0, k1)[0], err_t, cost)
             for s in range(n_sub):
                 best[r, b, s] = np.iinfo(np.int64).max
             for d in range(cost.shape[0]):
