@@ -123,8 +123,10 @@ def text_page(pdf, lines, name: str, size=7.5, size_in=A4_PORTRAIT, title=None) 
     for line in lines:
         indent = len(line) - len(line.lstrip(" "))
         wrapped += textwrap.wrap(line, width, subsequent_indent=" " * (indent + 4)) or [""]
-    # a long title (e.g. a sweep named by its file path) wraps too: bold 12 pt is about as wide as 12 pt monospace
-    title_lines = textwrap.wrap(title, mono_chars_per_line(size_in[0], 12), break_long_words=True) if title else []
+    # a long title (e.g. a sweep named by its file path) wraps too; bold 12 pt text runs about a third wider than
+    # 12 pt monospace on long paths, hence the margin
+    title_lines = (textwrap.wrap(title, int(mono_chars_per_line(size_in[0], 12) * 0.75), break_long_words=True)
+                   if title else [])
     title = "\n".join(title_lines)
     top = 0.97 - TITLE_DROP * len(title_lines)
     per_page = int((top - TEXT_BOTTOM) * size_in[1] * 72 / (LINE_SPACING * size))
