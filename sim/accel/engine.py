@@ -14,8 +14,6 @@ from functools import cached_property
 
 import numpy as np
 
-from vdit.naming import in_attention
-
 from .mapping import GemmProblems, cached_tiling, ceil_div, get_dataflow
 from .spec import ArchSpec, load_arch
 from .recipes import DIALECT_SELECTORS
@@ -71,13 +69,8 @@ def simulate(trace: Trace, arch: ArchSpec | str = "edge", dataflow: str | None =
     dataflow = dataflow or arch.pe_array.dataflow
     get_dataflow(dataflow)
     t = trace.columns
-    is_q = t["kind"] == "quantize"
-    attn = np.array([in_attention(o) for o in t["op"][is_q].tolist()], dtype=bool)
-    online = {}
-    for kind, book in zip(t["quantizer"][is_q].tolist(),
-                          t["dialects_scanned"][is_q] * np.where(attn, 1, trace.recipe.sub_books)):
-        online[kind] = max(online.get(kind, 0), int(book))
-    check_runs(arch, trace.recipe, set(t["mac_mode"][t["kind"] == "gemm"].tolist()), online)
+    # the online quantizers a trace uses are the recipe's (a --full-path what-if reuses the linears' kind and book)
+    check_runs(arch, trace.recipe, set(t["mac_mode"][t["kind"] == "gemm"].tolist()))
     n = len(trace)
     out = {c: np.zeros(n) for c in RESULT_COLUMNS}
     out["bottleneck"] = np.full(n, "", dtype=object)
