@@ -145,7 +145,7 @@ class ScaledIntFormat:
         s = self.block_scales(amax, g)
         scaled, valid = self.scaled_elements(xb, s, g)
         if isinstance(self.element, FloatElementFormat):
-            codes = self.element.encode(scaled, signed_zero=self.signed_zero)   # sign<<3 | code (RNE, saturate)
+            codes = _float_encoder(backend)(self.element, scaled, self.signed_zero)  # sign<<3 | code (RNE, sat.)
         else:
             codes = self.element.encode(scaled) & ((1 << self.element.bits) - 1)
         # a block whose scale product underflows encodes zeros: signed ones (x's sign bit) for signed-zero formats,
@@ -222,6 +222,15 @@ class ScaledIntFormat:
         block = qt.block if qt is not None else (block or self.default_block or 0)
         sbits = self.scale_format.bits if self.scale_format is not None else 32
         return self.element.bits + (sbits / block if block else 0.0)
+
+
+def _float_encoder(backend: str):
+    """FloatElementFormat.encode as (fmt, x, signed_zero) -> codes: the spec itself, or its Numba twin on the numba
+    back end (quant/fast_scaled.py; same comparisons, same codes)."""
+    if backend == "numba":
+        from .fast_scaled import encode
+        return encode
+    return lambda fmt, x, signed_zero: fmt.encode(x, signed_zero=signed_zero)
 
 
 def check_block(fmt, block):
