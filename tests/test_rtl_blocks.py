@@ -41,6 +41,24 @@ def test_two_stage_selector_matches_reference():
     assert res.data["selector"]["cycles_per_block"] == 1
 
 
+@pytest.mark.parametrize("kind", ["two_stage", "lut"])
+def test_selector_zero_rule(kind):
+    """Zero blocks (+-0) get dialect 0; nonzero blocks whose q are all 0 keep the selector's own choice (two-stage:
+    15, the smallest-maximum pair's B).  The two-stage RTL once gave 0 to both (it keyed on qmax = 0)."""
+    if kind == "two_stage":
+        case = RtlCase("two_stage_d16_zero", "two_stage_selector", ("trees.v", "two_stage_selector.v"),
+                       "rtl_models.tb.selector_tb", parameters=(("D", 16), ("ID_BITS", 4)), book_size=16,
+                       config=(("selector", "two_stage"),), testcase="zero_rule_matches_reference")
+    else:
+        case = RtlCase("lut_selector_d16_b16_zero", "lut_selector", SEL, "rtl_models.tb.selector_tb",
+                       parameters=(("D", 16), ("ID_BITS", 4), ("BANKS", 16)), book_size=16,
+                       config=(("selector", "lut_argmin"),), testcase="zero_rule_matches_reference")
+    z = _run(case).data["zero_rule"]
+    assert z["matched"] == z["blocks"] and z["q_zero_nonzero_blocks"] >= 5
+    assert z["zero_block_ids"] == [0]
+    assert z["q_zero_nonzero_ids"] == ([15] if kind == "two_stage" else [0])
+
+
 def test_block_dot_dialect_every_code_pair_every_dialect_pair():
     res = _run(RtlCase("block_dot_dialect_d16", "block_dot_dialect", MAC, "rtl_models.tb.mac_tb",
                        parameters=(("D", 16), ("ID_BITS", 4)), book_size=16,
@@ -75,6 +93,7 @@ def test_q_frontend_matches_reference():
     fe = res.data["frontend"]
     assert fe["matched"] == fe["blocks"] > 300
     assert fe["distinct_exponents"] > 100                      # the random blocks span the exponent range
+    assert 0 < fe["zero_blocks"] < fe["blocks"]
 
 
 EDGE = ("trees.v", "mac_units.v", "edge_decoders.v")

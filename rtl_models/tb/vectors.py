@@ -54,6 +54,27 @@ def selector_blocks(book, n_random: int, seed: int = 0) -> np.ndarray:
     return x
 
 
+def zero_rule_blocks() -> np.ndarray:
+    """(n, 32) float32 blocks around the reference's zero-block rule: all +0, all -0 and mixed +-0 (zero blocks:
+    dialect 0) against nonzero blocks whose q are all 0 (every |x| < 2^-130 gives e = -127 and q = 0: a lone
+    smallest subnormal, a lone -2^-131, full blocks of tiny subnormals of both signs, all-equal tiny values,
+    just below 2^-130), and the boundary 2^-130 itself (q = 1: a nonzero q)."""
+    rng = np.random.default_rng(13)
+    f32 = np.float32
+    below = float(np.nextafter(f32(2.0 ** -130), f32(0)))
+    blocks = [np.zeros(BLOCK), -np.zeros(BLOCK), np.where(np.arange(BLOCK) % 3 == 0, -0.0, 0.0)]
+    for values in ([2.0 ** -149], [0.0] * 31 + [-(2.0 ** -131)], [below, -below, -0.0], [2.0 ** -130],
+                   [-(2.0 ** -130), 2.0 ** -149]):
+        v = np.zeros(BLOCK)
+        v[: len(values)] = values
+        blocks.append(v)
+    for _ in range(3):
+        mags = rng.integers(1, 1 << 19, BLOCK) * 2.0 ** -149           # subnormals below 2^-130
+        blocks.append(np.where(rng.random(BLOCK) < 0.5, -mags, mags))
+    blocks.append(np.full(BLOCK, 3 * 2.0 ** -140))
+    return np.stack(blocks).astype(f32)
+
+
 def gemm_operands(m: int, n: int, k: int, seed: int = 0, extremes: bool = True):
     """X (m, k) and W (n, k) float32 with heavy tails; with `extremes`, row 0 of X by 2^62 and of W by 2^68 (their
     products overflow float32 to inf) and the last row of each by 2^-70 (exponent sums below -126 flush)."""
