@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from rtl_models.cycles import PE_ARRAY_SOURCES
+from rtl_models.cycles import ONLINE_PAIR_SOURCES, PE_ARRAY_SOURCES
 from rtl_models.rom import book_for_size, write_rom_include
 from rtl_models.runner import HDL_DIR, RtlCase, run_case
 
@@ -107,7 +107,8 @@ LINT_TOPS = [("lut_selector", SEL, (), 16), ("lut_selector", SEL, ("-GBANKS=4",)
              ("decoder_dialect_block", EDGE, (), 16), ("decoder_dialect_compact", ("decoder_compact.v",), (), 16),
              ("bs_fp32_acc", ("bs_fp32_acc.v",), (), 16), ("bs_nvfp4_acc", NVFP4, (), 16),
              ("bs_nvfp4_add", NVFP4, (), 16), ("q_frontend", ("trees.v", "q_frontend.v"), (), 16),
-             ("pe_array_gemm", PE_ARRAY_SOURCES, (), 16)]
+             ("pe_array_gemm", PE_ARRAY_SOURCES, (), 16), ("online_pair_gemm", ONLINE_PAIR_SOURCES, (), 32),
+             ("online_pair_gemm", ONLINE_PAIR_SOURCES, ("-GBANKS=8", "-GLANES=8", "-GPIPELINE=4"), 32)]
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed (lint only)")
