@@ -60,6 +60,19 @@ def pe_array_tile_cycles(rows: int, cols: int, m: int, n: int, k: int, lanes: in
     return n_tiles * per_tile
 
 
+def online_pair_cycles(rows: int, cols: int, m: int, n: int, k: int, lanes: int = BLOCK, pipeline: int = 2,
+                       passes: int = 1, block: int = BLOCK) -> int:
+    """Exact cycles of online_pair_gemm (hdl/online_pair_gemm.v) for one GEMM whose (m + n) * ceil(k / block)
+    operand blocks are offered one per cycle, start raised with the last: the time-shared LUT selector takes a
+    block every `passes` (= D / BANKS) cycles, the last result is written one edge after it is registered, the
+    array samples start one edge later, then pe_array_tile_cycles.  Counted from the edge that accepts the first
+    block (exclusive) to the edge that raises done (inclusive)."""
+    if passes <= 0:
+        raise ValueError(f"online_pair_cycles: passes must be positive, got {passes}")
+    blocks = (m + n) * ceil(k / block)
+    return blocks * passes + 2 + pe_array_tile_cycles(rows, cols, m, n, k, lanes, pipeline, block)
+
+
 def read_csv(path: Path = CYCLES_CSV) -> list:
     """The golden rows as dicts of ints (every column of CSV_FIELDS)."""
     with open(path, newline="") as f:
@@ -67,6 +80,7 @@ def read_csv(path: Path = CYCLES_CSV) -> list:
 
 
 PE_ARRAY_SOURCES = ("trees.v", "mac_units.v", "edge_decoders.v", "bs_fp32_acc.v", "pe_array.v")
+ONLINE_PAIR_SOURCES = PE_ARRAY_SOURCES + ("q_frontend.v", "lut_selector.v", "online_pair_gemm.v")
 
 
 def array_case(rows: int, cols: int, shapes, extremes: bool = True, lanes: int = BLOCK, pipeline: int = 2,

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from rtl_models.cycles import PE_ARRAY_SOURCES
+from rtl_models.cycles import ONLINE_PAIR_SOURCES, PE_ARRAY_SOURCES
 from rtl_models.rom import book_for_size, write_rom_include
 from rtl_models.runner import HDL_DIR, RtlCase, run_case
 
@@ -39,6 +39,24 @@ def test_two_stage_selector_matches_reference():
                        config=(("selector", "two_stage"), ("n_random", 300))))
     assert res.data["selector"]["matched"] == res.data["selector"]["blocks"]
     assert res.data["selector"]["cycles_per_block"] == 1
+
+
+@pytest.mark.parametrize("kind", ["two_stage", "lut"])
+def test_selector_zero_rule(kind):
+    """Zero blocks (+-0) get dialect 0; nonzero blocks whose q are all 0 keep the selector's own choice (two-stage:
+    15, the smallest-maximum pair's B).  The two-stage RTL once gave 0 to both (it keyed on qmax = 0)."""
+    if kind == "two_stage":
+        case = RtlCase("two_stage_d16_zero", "two_stage_selector", ("trees.v", "two_stage_selector.v"),
+                       "rtl_models.tb.selector_tb", parameters=(("D", 16), ("ID_BITS", 4)), book_size=16,
+                       config=(("selector", "two_stage"),), testcase="zero_rule_matches_reference")
+    else:
+        case = RtlCase("lut_selector_d16_b16_zero", "lut_selector", SEL, "rtl_models.tb.selector_tb",
+                       parameters=(("D", 16), ("ID_BITS", 4), ("BANKS", 16)), book_size=16,
+                       config=(("selector", "lut_argmin"),), testcase="zero_rule_matches_reference")
+    z = _run(case).data["zero_rule"]
+    assert z["matched"] == z["blocks"] and z["q_zero_nonzero_blocks"] >= 5
+    assert z["zero_block_ids"] == [0]
+    assert z["q_zero_nonzero_ids"] == ([15] if kind == "two_stage" else [0])
 
 
 def test_block_dot_dialect_every_code_pair_every_dialect_pair():
@@ -75,6 +93,7 @@ def test_q_frontend_matches_reference():
     fe = res.data["frontend"]
     assert fe["matched"] == fe["blocks"] > 300
     assert fe["distinct_exponents"] > 100                      # the random blocks span the exponent range
+    assert 0 < fe["zero_blocks"] < fe["blocks"]
 
 
 EDGE = ("trees.v", "mac_units.v", "edge_decoders.v")
@@ -88,7 +107,8 @@ LINT_TOPS = [("lut_selector", SEL, (), 16), ("lut_selector", SEL, ("-GBANKS=4",)
              ("decoder_dialect_block", EDGE, (), 16), ("decoder_dialect_compact", ("decoder_compact.v",), (), 16),
              ("bs_fp32_acc", ("bs_fp32_acc.v",), (), 16), ("bs_nvfp4_acc", NVFP4, (), 16),
              ("bs_nvfp4_add", NVFP4, (), 16), ("q_frontend", ("trees.v", "q_frontend.v"), (), 16),
-             ("pe_array_gemm", PE_ARRAY_SOURCES, (), 16)]
+             ("pe_array_gemm", PE_ARRAY_SOURCES, (), 16), ("online_pair_gemm", ONLINE_PAIR_SOURCES, (), 32),
+             ("online_pair_gemm", ONLINE_PAIR_SOURCES, ("-GBANKS=8", "-GLANES=8", "-GPIPELINE=4"), 32)]
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed (lint only)")

@@ -47,7 +47,7 @@ def _register_bits(block) -> int:
     d, ib = p["D"], p["ID_BITS"]
     io = 32 * 5 + 32 + 1 + ib + 32 * 4                 # q, signs, valid, out_dialect, out_codes
     if block.top == "two_stage_selector":
-        return io + 1                                  # v_r
+        return io + 2                                  # v_r, z_r (the zero flag)
     passes = d // p["BANKS"]
     return io + 1 + max((passes - 1).bit_length(), 1) + (8 + 5) + ib   # busy, pass, best_cost, best_id
 

@@ -11,17 +11,20 @@
 // floats the exponent field of max|x| is the max of the exponent fields).  With Ea = max(max exponent field, 2) and
 // Ei = max(exponent field of x_i, 1) and the 24-bit significand M_i, t_i = |x_i| * 2^(2-e) = M_i * 2^-(19+d) with
 // d = Ea - Ei >= 0; so q_i = ((M_i >> (18+d)) + 1) >> 1 saturated to 31: only M_i[23:18] matters (d >= 6 gives 0).
+// out_zero flags a block whose 32 elements are all +-0: the reference encodes exactly those blocks as dialect 0
+// (quant/reference_backend.py `select_encode`), which q cannot tell apart from a nonzero block below 2^-130 (q all 0).
 // Combinational (latency 0); the consumer registers it (lut_selector samples in_q/in_sign on acceptance).
 module q_frontend (
-    /* verilator lint_off UNUSEDSIGNAL */
     input  wire [32*32-1:0]  in_x,         // float32 element i in bits [32i+31:32i]; finite values only; fraction
-                                           // bits [17:0] never decide q (see above)
-    /* verilator lint_on UNUSEDSIGNAL */
+                                           // bits [17:0] never decide q (see above), only out_zero
     output wire signed [7:0] out_exp,      // e, -127 .. 125
     output wire [32*5-1:0]   out_q,        // element i in bits [5i+4:5i]
-    output wire [31:0]       out_sign      // x_i[31] (-0.0 keeps its sign; its q is 0)
+    output wire [31:0]       out_sign,     // x_i[31] (-0.0 keeps its sign; its q is 0)
+    output wire              out_zero      // every x_i is +0.0 or -0.0
 );
     localparam integer N = 32;
+
+    wire [N-1:0] nonzero;
 
     // amax tree over the exponent fields
     wire [N*8-1:0] exps;
@@ -52,6 +55,8 @@ module q_frontend (
             wire [5:0] qh = r1[6:1];                            // round half up: 0 .. 32
             assign out_q[i*5 +: 5] = qh[5] ? 5'd31 : qh[4:0];
             assign out_sign[i] = in_x[i*32+31];
+            assign nonzero[i] = |in_x[i*32 +: 31];
         end
     endgenerate
+    assign out_zero = ~|nonzero;
 endmodule

@@ -15,6 +15,7 @@ module two_stage_selector #(
     input  wire                 in_valid,
     input  wire [32*5-1:0]      in_q,
     input  wire [31:0]          in_sign,
+    input  wire                 in_zero,      // every element is +-0 (q_frontend's out_zero)
     output reg                  out_valid,
     output reg  [ID_BITS-1:0]   out_dialect,
     output reg  [32*4-1:0]      out_codes
@@ -32,6 +33,7 @@ module two_stage_selector #(
     reg [N*5-1:0] q_r;
     reg [N-1:0]   s_r;
     reg           v_r;
+    reg           z_r;
 
     wire [4:0] qmax;
     max_tree #(.N(N), .W(5)) mx (.in(q_r), .max(qmax));
@@ -83,8 +85,10 @@ module two_stage_selector #(
     /* verilator lint_off WIDTH */
     wire choose_b = count < THRESHOLD;
     /* verilator lint_on WIDTH */
-    // an all-zero block (the only way qmax can be 0) encodes as dialect 0, codes 0, like the reference
-    wire [ID_BITS-1:0] sel = (qmax == 5'd0) ? {ID_BITS{1'b0}} : (choose_b ? id_b : id_a);
+    // the reference's zero rule (quant/reference_backend.py select_encode): a block of +-0 elements encodes as
+    // dialect 0.  It needs the zero flag: a nonzero block below 2^-130 also has every q = 0 (qmax = 0) but keeps
+    // the two stages' choice (mh = 0 selects the pair with the smallest maximum, the count is 0: its B dialect).
+    wire [ID_BITS-1:0] sel = z_r ? {ID_BITS{1'b0}} : (choose_b ? id_b : id_a);
 
     // the selected dialect's IDX row (a D-way mux of 32 x 3-bit constant rows), each lane picking its entry by q
     wire [N*3-1:0] idx_row = rom_idx_row(sel);
@@ -105,6 +109,7 @@ module two_stage_selector #(
             if (in_valid) begin
                 q_r <= in_q;
                 s_r <= in_sign;
+                z_r <= in_zero;
             end
             out_valid <= v_r;
             if (v_r) begin

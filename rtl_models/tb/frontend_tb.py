@@ -16,11 +16,12 @@ N = 32
 
 
 def reference(bits: np.ndarray) -> tuple:
-    """(e as 8-bit two's complement, packed q, packed signs) for one block of 32 raw float32 bit patterns."""
+    """(e as 8-bit two's complement, packed q, packed signs, zero flag) for one block of 32 raw float32 bit
+    patterns; the zero flag is the reference encoder's zero-block rule (no element != 0)."""
     xb = bits.astype(np.uint32).view(F32).reshape(1, 1, N)
     e = block_exponent(xb)
     q = intermediate_q(xb, e)[0, 0]
-    return int(e[0, 0]) & 0xFF, common.pack(q, 5), common.pack(bits >> 31, 1)
+    return int(e[0, 0]) & 0xFF, common.pack(q, 5), common.pack(bits >> 31, 1), int(not np.any(xb != 0))
 
 
 def _block(values, fill: float = 0.0) -> np.ndarray:
@@ -49,6 +50,7 @@ def corner_blocks() -> list:
         _block([7.99, 7.875, below(7.875), 7.75, 7.625]),
         _block([tiny]), _block([-tiny, tiny, 2 * tiny, 3 * tiny]),          # subnormal-only: e clamps to -127
         _from_bits([0x007FFFFF, 0x00400000, 0x00000001, 0x80200000, 0x00000003]),
+        _from_bits([0x80000000] * 31 + [0x80000001]), _from_bits([0] * 17 + [0x00000100]),   # q all 0, not zero
         _block([2.0 ** -126, tiny, 2.0 ** -127]), _block([2.0 ** -125, 2.0 ** -126, tiny, 2.0 ** -127 * 3]),
         _block([2.0 ** -124, 2.0 ** -126 * 1.5, 2.0 ** -127 * 1.75, tiny * 7]),
         _from_bits([0x7F7FFFFF]), _from_bits([0xFF7FFFFF, 0x7F000000, 0x7E800000, 0x00000001, 0x3F800000]),
@@ -81,12 +83,15 @@ async def frontend_matches_reference(dut):
     cfg = common.config()
     blocks = corner_blocks() + random_blocks(cfg.get("n_random", 300), cfg.get("seed", 0))
     sb = common.Scoreboard("q_frontend")
-    exps = set()
+    exps, zeros = set(), 0
     for b in blocks:
         want = reference(b)
         exps.add(want[0])
+        zeros += want[3]
         sb.expect(want, context=f"block {[hex(int(w)) for w in b]}")
         cc.write(dut.in_x, common.pack(b, 32))
         await cc.settle()
-        sb.observe((cc.read_uint(dut.out_exp), cc.read_uint(dut.out_q), cc.read_uint(dut.out_sign)))
-    common.write_result("frontend", {"blocks": len(blocks), "matched": sb.check(), "distinct_exponents": len(exps)})
+        sb.observe((cc.read_uint(dut.out_exp), cc.read_uint(dut.out_q), cc.read_uint(dut.out_sign),
+                    cc.read_uint(dut.out_zero)))
+    common.write_result("frontend", {"blocks": len(blocks), "matched": sb.check(), "distinct_exponents": len(exps),
+                                     "zero_blocks": zeros})

@@ -54,6 +54,96 @@ def selector_blocks(book, n_random: int, seed: int = 0) -> np.ndarray:
     return x
 
 
+def zero_rule_blocks() -> np.ndarray:
+    """(n, 32) float32 blocks around the reference's zero-block rule: all +0, all -0 and mixed +-0 (zero blocks:
+    dialect 0) against nonzero blocks whose q are all 0 (every |x| < 2^-130 gives e = -127 and q = 0: a lone
+    smallest subnormal, a lone -2^-131, full blocks of tiny subnormals of both signs, all-equal tiny values,
+    just below 2^-130), and the boundary 2^-130 itself (q = 1: a nonzero q)."""
+    rng = np.random.default_rng(13)
+    f32 = np.float32
+    below = float(np.nextafter(f32(2.0 ** -130), f32(0)))
+    blocks = [np.zeros(BLOCK), -np.zeros(BLOCK), np.where(np.arange(BLOCK) % 3 == 0, -0.0, 0.0)]
+    for values in ([2.0 ** -149], [0.0] * 31 + [-(2.0 ** -131)], [below, -below, -0.0], [2.0 ** -130],
+                   [-(2.0 ** -130), 2.0 ** -149]):
+        v = np.zeros(BLOCK)
+        v[: len(values)] = values
+        blocks.append(v)
+    for _ in range(3):
+        mags = rng.integers(1, 1 << 19, BLOCK) * 2.0 ** -149           # subnormals below 2^-130
+        blocks.append(np.where(rng.random(BLOCK) < 0.5, -mags, mags))
+    blocks.append(np.full(BLOCK, 3 * 2.0 ** -140))
+    return np.stack(blocks).astype(f32)
+
+
+ADVERSARIAL = ("zeros", "signed_zeros", "all_equal", "outlier", "rounding_ties", "dialect_ties", "below_q",
+               "neg_equal")
+
+
+def adversarial_block(kind: str, rng, magnitudes: np.ndarray) -> np.ndarray:
+    """One float32 block of 32 of an adversarial kind (ADVERSARIAL): all +0; +-0 mixed; all equal; small noise
+    with a single outlier; every element exactly halfway between two q (q rounds up); q drawn from one dialect's
+    own levels (`magnitudes`, half-units; dialects sharing those levels tie on the LUT cost); nonzero but below
+    2^-130 (q all 0, e = -127); all equal and negative with a -0.  Scaled by a random power of two."""
+    scale = 2.0 ** int(rng.integers(-6, 7))
+    sign = np.where(rng.random(BLOCK) < 0.5, -1.0, 1.0)
+    if kind == "zeros":
+        v = np.zeros(BLOCK)
+    elif kind == "signed_zeros":
+        v = np.where(sign < 0, -0.0, 0.0)
+    elif kind == "all_equal":
+        v = np.full(BLOCK, rng.uniform(0.1, 3.0) * scale)
+    elif kind == "outlier":
+        v = 0.01 * rng.standard_normal(BLOCK) * scale
+        v[rng.integers(BLOCK)] = 300.0 * scale * sign[0]
+    elif kind == "rounding_ties":
+        v = sign * (rng.integers(0, 31, BLOCK) + 0.5) / 4 * scale
+        v[rng.integers(BLOCK)] = 7.875 * scale                     # amax fixes e = log2(scale): t = k + 0.5
+    elif kind == "dialect_ties":
+        levels = magnitudes[rng.integers(len(magnitudes))]
+        v = sign * rng.choice(levels, BLOCK) / 2 * scale
+        v[rng.integers(BLOCK)] = levels[-1] / 2 * scale            # the dialect's maximum sets e
+    elif kind == "below_q":
+        v = sign * rng.integers(1, 1 << 19, BLOCK) * 2.0 ** -149
+    elif kind == "neg_equal":
+        v = np.full(BLOCK, -rng.uniform(0.1, 3.0) * scale)
+        v[rng.integers(BLOCK)] = -0.0
+    else:
+        raise ValueError(f"adversarial_block: unknown kind {kind!r}; known: {', '.join(ADVERSARIAL)}")
+    return v.astype(np.float32)
+
+
+def attention_operands(kind: str, m: int, n: int, k: int, seed: int, magnitudes: np.ndarray, share: float = 0.5):
+    """A (m, k) and B (n, k) float32 for a GEMM A B^T of two activations: "qk" (Q and K rows, heavy-tailed with
+    outlier channels), "pv" (softmax probability rows P against V^T rows), "extremes" (gemm_operands with rows
+    overflowing to inf and rows flushing).  About `share` of the blocks of each operand (whole blocks of 32
+    along k; a partial last block keeps its tail zero) are then replaced by adversarial blocks, cycling through
+    ADVERSARIAL (not for "extremes").  Returns (a, b, the adversarial kinds placed, one per replaced block)."""
+    rng = np.random.default_rng(seed)
+    if kind == "qk":
+        a = rng.standard_t(4, (m, k)) * np.where(rng.random(k) < 0.1, 8.0, 1.0)
+        b = rng.standard_t(4, (n, k)) * np.where(rng.random(k) < 0.1, 8.0, 1.0)
+    elif kind == "pv":
+        logits = rng.standard_normal((m, k)) * rng.uniform(1, 6, (m, 1))
+        a = np.exp(logits - logits.max(axis=1, keepdims=True))
+        a /= a.sum(axis=1, keepdims=True)
+        b = rng.standard_normal((n, k))
+    elif kind == "extremes":
+        a, b = gemm_operands(m, n, k, seed=seed, extremes=True)
+    else:
+        raise ValueError(f"attention_operands: unknown kind {kind!r}; known: qk, pv, extremes")
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    j, placed = int(rng.integers(len(ADVERSARIAL))), []
+    for x in (a, b):
+        for r in range(x.shape[0]):
+            for blk in range(-(-k // BLOCK)):
+                if kind != "extremes" and rng.random() < share:
+                    width = min(BLOCK, k - blk * BLOCK)
+                    placed.append(ADVERSARIAL[j % len(ADVERSARIAL)])
+                    x[r, blk * BLOCK:blk * BLOCK + width] = adversarial_block(placed[-1], rng, magnitudes)[:width]
+                    j += 1
+    return a, b, placed
+
+
 def gemm_operands(m: int, n: int, k: int, seed: int = 0, extremes: bool = True):
     """X (m, k) and W (n, k) float32 with heavy tails; with `extremes`, row 0 of X by 2^62 and of W by 2^68 (their
     products overflow float32 to inf) and the last row of each by 2^-70 (exponent sums below -126 flush)."""
