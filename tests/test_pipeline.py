@@ -98,3 +98,19 @@ def test_run_pipeline_small_slice_end_to_end(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sim", "report", str(tmp_path)], capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0 and (tmp_path / "report.pdf").read_bytes()[:5] == pdf[:5] == b"%PDF-"
+
+
+def test_crosscheck_beside_quality_gives_the_sequential_results():
+    """workers=2 runs the cross-check slice in a spawned process beside the sampling; every number it reports must
+    equal the one-process run's."""
+    from sim.pipeline.run import run_pipeline
+    runs = {}
+    for w in (1, 2):
+        cfg = load_run_config(None, prompts=1, steps=1, check_backends=["reference"], workloads=["tiny"], workers=w)
+        runs[w] = run_pipeline(cfg, log=lambda *_: None, estimates=False)
+    one, two = runs[1], runs[2]
+    assert [c.__dict__ for c in one.checks] == [c.__dict__ for c in two.checks]
+    assert one.checks and one.checks[0].matching_calls > 0 and one.checks[0].identical
+    assert one.slice_kinds == two.slice_kinds and one.slice_from_attention == two.slice_from_attention
+    for a, b in zip(one.recipe_runs, two.recipe_runs):
+        assert a.metrics == b.metrics and a.frames.tobytes() == b.frames.tobytes()

@@ -31,7 +31,9 @@ class RunConfig:
     verify_arch: the design the accel back end's functional datapath is built from, as given (`sim verify --arch`);
     None = `arch` specialized for each recipe (sim.accel.specialize), so every recipe can be checked;
     codesign_recipes: baselines compared with the run's recipes on format-specialized designs of `arch`
-    (`sim compare` on codesign_workload at equal codesign_normalize, quality from the committed study)."""
+    (`sim compare` on codesign_workload at equal codesign_normalize, quality from the committed study);
+    workers: processes for the run's two independent stages: 2 runs the cross-check slice in a second process
+    beside the quality sampling (each pinned to one thread), 1 runs them one after the other; same numbers."""
     model: str = defaults.MODEL
     recipe: str = defaults.RECIPE
     compare_recipes: tuple = ()
@@ -51,6 +53,7 @@ class RunConfig:
     codesign_recipes: tuple = ("int4_g32", "w8a8")
     codesign_workload: str = defaults.WORKLOAD
     codesign_normalize: str = "area"
+    workers: int = 2
     source: str = "<defaults>"
 
     def to_dict(self) -> dict:
@@ -73,7 +76,7 @@ class RunConfig:
         return p
 
 
-_POSITIVE = ("slice_steps", "slice_prompts", "prompts", "steps", "interpreter_layer_calls")
+_POSITIVE = ("slice_steps", "slice_prompts", "prompts", "steps", "interpreter_layer_calls", "workers")
 
 
 def load_run_config(path=None, **overrides) -> RunConfig:

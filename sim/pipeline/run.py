@@ -121,11 +121,45 @@ def run_pipeline(cfg: RunConfig, log=print, quality: bool = True, crosscheck: bo
                  estimates: bool = True) -> RunResult:
     import vdit
     result = RunResult(cfg, tuple(vdit.EVALUATION_SUBSET[:cfg.prompts]))
-    if quality:
-        run_quality(cfg, result, log)
-    if crosscheck:
-        from .verify import run_crosscheck
-        run_crosscheck(cfg, result, log)
+    if quality and crosscheck and cfg.workers > 1:
+        _quality_beside_crosscheck(cfg, result, log)
+    else:
+        if quality:
+            run_quality(cfg, result, log)
+        if crosscheck:
+            from .verify import run_crosscheck
+            run_crosscheck(cfg, result, log)
     if estimates:
         run_estimates(cfg, result, log)
     return result
+
+
+CROSSCHECK_FIELDS = ("checks", "skipped_backends", "slice_kinds", "slice_from_attention")
+
+
+def _crosscheck_job(cfg: RunConfig) -> tuple:
+    """The cross-check stage in a worker process: (its RunResult fields, stage seconds, log lines)."""
+    from sim.study import set_threads
+    from .verify import run_crosscheck
+    set_threads(1)
+    part, lines = RunResult(cfg, ()), []
+    run_crosscheck(cfg, part, lines.append)
+    return {k: getattr(part, k) for k in CROSSCHECK_FIELDS}, part.seconds, lines
+
+
+def _quality_beside_crosscheck(cfg: RunConfig, result: RunResult, log):
+    """Quality sampling here and the cross-check slice in a spawned process, both on one thread: the two stages
+    share nothing but the read-only checkpoint, so a 2-core machine runs them side by side."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from sim.study import set_threads
+    set_threads(1)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        job = pool.submit(_crosscheck_job, cfg)
+        run_quality(cfg, result, log)
+        fields_, seconds, lines = job.result()
+    for k, v in fields_.items():
+        setattr(result, k, v)
+    result.seconds.update(seconds)
+    for line in lines:
+        log(line)
