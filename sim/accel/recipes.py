@@ -3,7 +3,7 @@
 Every recipe that `quant.recipe_names()` knows (or a quant `Recipe` object, or a recipe YAML file) has a hardware
 view: the PE lane kind (MAC mode) its fully quantized linears need, the storage bits per element of each operand
 (block metadata included, from the format objects), the online activation quantizer it needs (a dialect selector
-for dialect formats, a scale-and-round unit for MXFP4 / NVFP4 / INT), the formatbook size the LUT unit scans, the
+for dialect formats, a scale-and-round unit for MXFP4 / NVFP4 / INT / MXFP8), the formatbook size the LUT unit scans, the
 decomposition rows and the SeDA sub-book count.  The layer policy (which linear is FP, weight-only or fully
 quantized) is the quant recipe's own regex policy, asked per layer name (`layer_policy`).
 """
