@@ -81,7 +81,7 @@ class MXFloatFormat:
         xb = as_blocks(x, block, tensor, nonfinite)
         e = block_exponent(xb, self.elem_emax)                   # floor(log2 amax) - 8, >= -127; zero block -127
         codes = self.element.encode(np.ldexp(xb.astype(np.float64), -e[..., None]), signed_zero=True)
-        return self.make_qtensor(shape, block, codes.reshape(xb.shape[0], -1), e)
+        return self.make_qtensor(shape, block, codes.reshape(xb.shape[0], xb.shape[1] * block), e)   # rows may be 0
 
     def make_qtensor(self, shape, block, codes2d, exponent) -> QTensor:
         """The QTensor of this format from unpacked codes (R, nb*block) and block exponents (R, nb), shared by

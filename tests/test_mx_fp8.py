@@ -99,6 +99,8 @@ def test_quantize_is_bit_identical_on_every_back_end(backend):
     odd = x[:, :77]                                               # K not a whole number of blocks; odd block size
     assert quant.quantize(odd, FMT, backend=backend).equal_bits(quant.quantize(odd, FMT))
     assert quant.quantize(odd, FMT, block=5, backend=backend).equal_bits(quant.quantize(odd, FMT, block=5))
+    for shaped in (x[:0], x[:12].reshape(2, 6, 96)):              # no rows; leading dims flattened
+        assert quant.quantize(shaped, FMT, backend=backend).equal_bits(quant.quantize(shaped, FMT))
 
 
 @st.composite
