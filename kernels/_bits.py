@@ -18,6 +18,12 @@ def pow2(k):
 
 
 @triton.jit
+def pow2_f64(k):
+    """float64 2^k for int32 k in [-1022, 1023] (biased exponent field k + 1023, mantissa 0)."""
+    return ((k.to(tl.int64) + 1023) << 52).to(tl.float64, bitcast=True)
+
+
+@triton.jit
 def biased_exponent(a):
     """The 8-bit exponent field of float32 `a` (0 for zero and subnormals)."""
     return (a.to(tl.int32, bitcast=True) >> 23) & 0xFF

@@ -37,6 +37,7 @@ def _plans(names=None) -> dict:
     from .decompose import _launch as plan_decompose
     from .gemm import launch_qgemm
     from .quantize import LUT_ARGMIN, NEAREST, TWO_STAGE, launch_dialect_quantize, launch_scaled_quantize
+    from .quantize_mx import launch_mx_quantize
     rng = np.random.default_rng(0)
     x = torch.as_tensor(cases.heavy_tailed(rng, (64, 256)))
     d32 = quant.formatbook(cases.book_d32().name)
@@ -54,6 +55,8 @@ def _plans(names=None) -> dict:
         "quantize_int4_g128": lambda: launch_scaled_quantize(x, quant.get_format("int4_g128"), 128, 1.0,
                                                              run=False)[-1],
         "quantize_int8": lambda: launch_scaled_quantize(x, quant.get_format("int8"), 256, 1.0, run=False)[-1],
+        "quantize_fp8_e4m3_g32": lambda: launch_mx_quantize(x, quant.get_format("fp8_e4m3_g32"), 32,
+                                                            run=False)[-1],
         "gemm_dialect_residual_bias": gem(q("dialectfp4"), q("dialectfp4", 32), residual=q("dialectfp4", 4),
                                           res_map=np.full(64, -1, np.int32), bias=np.ones(32, np.float32)),
         "gemm_dialect_b16": gem(q("dialectfp4", block=16), q("dialectfp4", 32, block=16)),
@@ -62,6 +65,7 @@ def _plans(names=None) -> dict:
                                    res_map=np.full(64, -1, np.int32)),
         "gemm_int4_g32": gem(q("int4_g32"), q("int4_g32", 32)),
         "gemm_int8": gem(q("int8"), q("int8", 32)),
+        "gemm_fp8_e4m3_g32": gem(q("fp8_e4m3_g32"), q("fp8_e4m3_g32", 32)),
         "decompose_lut_saturate": lambda: plan_decompose(x, d32, 32, LUT_ARGMIN, rmap, 4, allowed, 1, True,
                                                          run=False)[-1],
         "decompose_two_stage": lambda: plan_decompose(x, DIALECTFP4, 32, TWO_STAGE, rmap, 4, None, 1, False,

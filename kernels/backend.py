@@ -13,7 +13,9 @@ What runs where:
 - `exact_mse` on a multi-dialect book runs on the host (the NumPy reference): it is the *offline weight* selector,
   so weights are quantized once, and its float64 summed-squared-error order would need fp64 without FMA on the
   device to stay bit-exact;
-- float-scaled formats (nvfp4, int4_g32, int4_g128, int8) run in kernels;
+- float-scaled formats (nvfp4, int4_g32, int4_g128, int8, int8_g32) run in kernels;
+- MX float formats (fp8_e4m3_g32) run in their kernel (kernels/quantize_mx.py); their GEMM splits each 18-bit
+  element integer into three int8 pieces so the exact int64 block partial comes from int8 `tl.dot`s;
 - the non-finite check runs on the device before the kernel (an error names tensor, row and block);
 - `decompose` (activation decomposition) is one fused kernel for dialect formats (kernels/decompose.py).
 """
@@ -24,9 +26,9 @@ import torch
 
 from quant.blocks import FLT_MAX, NONFINITE_MODES
 from quant.errors import NonFiniteError, QuantError, ShapeError
-from quant.gemm import OVERFLOW_ABOVE, bias_row, check_operands, qgemm_with, residual_row_indices
+from quant.gemm import OVERFLOW_ABOVE, bias_row, check_operands, exponent_offset, qgemm_with, residual_row_indices
 from quant.qtensor import QTensor, unpack_nibbles
-from quant.registry import POW2, DialectFormat, ScaledIntFormat, get_format
+from quant.registry import EXPONENT_KINDS, DialectFormat, MXFloatFormat, ScaledIntFormat, get_format
 from quant.selectors import get_selector
 
 from ._env import DEVICE, require_triton
@@ -34,6 +36,7 @@ from ._env import DEVICE, require_triton
 require_triton()
 from .gemm import launch_qgemm  # noqa: E402
 from .quantize import LUT_ARGMIN, NEAREST, TWO_STAGE, launch_dialect_quantize, launch_scaled_quantize  # noqa: E402
+from .quantize_mx import launch_mx_quantize  # noqa: E402
 
 _KERNEL_MODES = {"lut_argmin": LUT_ARGMIN, "two_stage": TWO_STAGE}
 HOST_SELECTORS = ("exact_mse",)   # offline (weight) selectors that run on the host for multi-dialect books
@@ -116,8 +119,12 @@ def quantize(x, fmt, selector=None, block=None, tensor="x", nonfinite="raise", a
             raise QuantError(f"format {f.name} has fixed round-to-nearest-even encoding; it takes no selector "
                              f"or selector knobs (got selector={selector!r}, knobs={sorted(knobs)})")
         return _quantize_scaled(x, f, block, tensor, nonfinite)
+    if isinstance(f, MXFloatFormat):
+        if selector not in (None, "nearest") or allowed is not None or knobs:
+            return f.quantize(x, selector=selector, block=block, tensor=tensor, allowed=allowed, **knobs)  # refuses
+        return _quantize_mx(x, f, block, tensor, nonfinite)
     raise QuantError(f"triton back end: no kernel for format {getattr(f, 'name', f)!r} of type {type(f).__name__}; "
-                     f"kernels cover DialectFormat and ScaledIntFormat")
+                     f"kernels cover DialectFormat, ScaledIntFormat and MXFloatFormat")
 
 
 def _dialect_mode(f: DialectFormat, sel_name: str, allowed, knobs):
@@ -178,6 +185,13 @@ def _quantize_scaled(x, f: ScaledIntFormat, block, tensor, nonfinite) -> QTensor
     return QTensor(f.name, shape, block, codes.cpu().numpy(), dial, scale=scale.cpu().numpy(), tensor_scale=float(g))
 
 
+def _quantize_mx(x, f: MXFloatFormat, block, tensor, nonfinite) -> QTensor:
+    block = block or f.default_block
+    xt = to_device_2d(x, block, tensor, nonfinite)
+    codes, exp, _ = launch_mx_quantize(xt, f, block)
+    return f.make_qtensor(_shape(x), block, codes.cpu().numpy(), exp.cpu().numpy())
+
+
 def select_encode(selector: str, xb, e, book, allowed=None, **knobs):
     """The select-and-encode step of quant's back-end protocol on blocks xb (R, nb, B) with exponents e (R, nb):
     returns (dialect (R, nb), unpacked codes (R, nb, B)).  The kernel derives e itself; a mismatch is an error."""
@@ -193,16 +207,18 @@ def select_encode(selector: str, xb, e, book, allowed=None, **knobs):
 
 # ---- GEMM -----------------------------------------------------------------------------------------------------
 def check_scale_overflow(qx: QTensor, qw: QTensor):
-    """Raise like the reference when some block scale 2^(ex+ew-2) exceeds 2^127 (first in (block, m, n) order),
-    from per-block maxima instead of the reference's (nb, M, N) array."""
+    """Raise like the reference when some block scale 2^(ex+ew+offset) exceeds 2^127 (first in (block, m, n)
+    order; offset -2 for dialect formats, -18 for MX FP8), from per-block maxima instead of the reference's
+    (nb, M, N) array."""
     ex, ew = qx.exponent.astype(np.int64), qw.exponent.astype(np.int64)
-    bad = ex.max(axis=0) + ew.max(axis=0) - 2 > OVERFLOW_ABOVE
+    off = exponent_offset(qx, qw)
+    bad = ex.max(axis=0) + ew.max(axis=0) + off > OVERFLOW_ABOVE
     if not bad.any():
         return
     b = int(np.argmax(bad))
-    m = int(np.argmax(ex[:, b] + ew[:, b].max() - 2 > OVERFLOW_ABOVE))
-    n = int(np.argmax(ex[m, b] + ew[:, b] - 2 > OVERFLOW_ABOVE))
-    s = int(ex[m, b] + ew[n, b] - 2)
+    m = int(np.argmax(ex[:, b] + ew[:, b].max() + off > OVERFLOW_ABOVE))
+    n = int(np.argmax(ex[m, b] + ew[:, b] + off > OVERFLOW_ABOVE))
+    s = int(ex[m, b] + ew[n, b] + off)
     raise QuantError(f"qgemm: block scale 2^{s} overflows float32 at row {m}, column {n}, "
                      f"block {b} (exponent sum above {OVERFLOW_ABOVE})")
 
@@ -215,7 +231,7 @@ def _post_scale(qa: QTensor, qw: QTensor) -> float:
 
 def _checked(qa: QTensor, qw: QTensor) -> float:
     check_operands(qa, qw)
-    if qa.format.scale_kind == POW2:
+    if qa.format.scale_kind in EXPONENT_KINDS:
         check_scale_overflow(qa, qw)
         return 1.0
     return _post_scale(qa, qw)

@@ -4,7 +4,10 @@ Per output tile and per block b in ascending order: decode both operands' codes 
 (dialect LUT: signed half-units; E2M1 half-units; INT4 two's complement; INT8 bytes as int8), take the exact
 integer block partial P with `tl.dot` on int8 (accumulating in int32), scale it exactly (power-of-two formats:
 float32(P) * 2^(ex+ew-2), built from bits, +0.0 below 2^-126; float-scaled formats: fl32(fl32(P*sx)*sw)), and add
-it to a float32 accumulator.  An optional second accumulator handles decomposition's residual rows; the bias
+it to a float32 accumulator.  MX FP8 operands (WIDE: element integers v = E4M3 value * 2^9, up to 18 bits) split
+each v into three signed 7-bit pieces, v = h * 2^14 + m * 2^7 + l, so the exact int64 partial is the sum of the
+nine int8 `tl.dot`s (int32 each) shifted by 7 * (i + j); it is scaled as fl32(float64(P) * 2^(ex+ew-18)), exact in
+float64 and rounded once to float32.  An optional second accumulator handles decomposition's residual rows; the bias
 comes last.  Every float operation is a separate IEEE round-to-nearest step (kernels launch with
 enable_fp_fusion=False), which is why the result equals quant.gemm.qgemm_reference bit for bit.
 """
@@ -21,7 +24,7 @@ require_triton()
 import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
-from ._bits import pow2  # noqa: E402
+from ._bits import pow2, pow2_f64  # noqa: E402
 from ._launch import KernelCall  # noqa: E402
 
 MIN_DOT_K = 32    # elements per tl.dot: NVIDIA's int8 MMA needs K >= 32 (the interpreter would take less)
@@ -79,9 +82,72 @@ def _accumulate(XC, x_cs, XD, XE, XS, DECX, xrows, xmask, WC, w_cs, WD, WE, WS, 
 
 
 @triton.jit
+def _wide_pieces(C, row_off, rmask, DEC, b, c0, BLOCK: tl.constexpr, CK: tl.constexpr):
+    """Element integers of elements [c0, c0+CK) of block b (one byte code each, decoded by the int32 table DEC),
+    as three int8 pieces (low, middle, high 7 bits of |v|, each carrying v's sign); lanes past the block give 0."""
+    cb = tl.arange(0, CK)
+    m = rmask[:, None] & ((c0 + cb) < BLOCK)[None, :]
+    raw = tl.load(C + row_off[:, None] + (b * BLOCK + c0 + cb)[None, :], mask=m, other=0).to(tl.int32) & 255
+    v = tl.load(DEC + raw)
+    a = tl.abs(v)
+    neg = v < 0
+    lo = tl.where(neg, -(a & 127), a & 127).to(tl.int8)
+    mid = tl.where(neg, -((a >> 7) & 127), (a >> 7) & 127).to(tl.int8)
+    hi = tl.where(neg, -(a >> 14), a >> 14).to(tl.int8)
+    return lo, mid, hi
+
+
+@triton.jit
+def _accumulate_wide(XC, x_cs, XE, DECX, xrows, xmask, WC, w_cs, WE, DECW, wrows, wmask, NB, OFFSET,
+                     BLOCK: tl.constexpr, CK: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    """Steps 1-4 of the contract for MX FP8 operands (one (BM, BN) tile): the exact int64 block partial from nine
+    int8 dots grouped by shift (t_s sums the dots of pieces i + j = s, |t_s| <= 3 * CK * 127^2 per chunk), then
+    S = fl32(float64(P) * 2^(ex + ew + OFFSET)) added in ascending block order."""
+    xr = xrows.to(tl.int64)
+    wr = wrows.to(tl.int64)
+    acc = tl.zeros((BM, BN), tl.float32)
+    for b in range(NB):
+        t0 = tl.zeros((BM, BN), tl.int32)
+        t1 = tl.zeros((BM, BN), tl.int32)
+        t2 = tl.zeros((BM, BN), tl.int32)
+        t3 = tl.zeros((BM, BN), tl.int32)
+        t4 = tl.zeros((BM, BN), tl.int32)
+        for c0 in range(0, BLOCK, CK):
+            xl, xm, xh = _wide_pieces(XC, xr * x_cs, xmask, DECX, b, c0, BLOCK, CK)
+            wl, wm, wh = _wide_pieces(WC, wr * w_cs, wmask, DECW, b, c0, BLOCK, CK)
+            wl, wm, wh = tl.trans(wl), tl.trans(wm), tl.trans(wh)
+            t0 += tl.dot(xl, wl)
+            t1 += tl.dot(xl, wm) + tl.dot(xm, wl)
+            t2 += tl.dot(xl, wh) + tl.dot(xm, wm) + tl.dot(xh, wl)
+            t3 += tl.dot(xm, wh) + tl.dot(xh, wm)
+            t4 += tl.dot(xh, wh)
+        p = (t0.to(tl.int64) + (t1.to(tl.int64) << 7) + (t2.to(tl.int64) << 14) + (t3.to(tl.int64) << 21)
+             + (t4.to(tl.int64) << 28))                     # exact: |P| < 2^41
+        ex = tl.load(XE + xr * NB + b, mask=xmask, other=0).to(tl.int32)
+        ew = tl.load(WE + wr * NB + b, mask=wmask, other=0).to(tl.int32)
+        s = ex[:, None] + ew[None, :] + OFFSET               # >= -272: 2^s is a normal float64
+        acc = acc + (p.to(tl.float64) * pow2_f64(s)).to(tl.float32)
+    return acc
+
+
+@triton.jit
+def _accumulate_any(XC, x_cs, XD, XE, XS, DECX, xrows, xmask, WC, w_cs, WD, WE, WS, DECW, wrows, wmask, NB,
+                    OFFSET, BLOCK: tl.constexpr, CK: tl.constexpr, PACKED_X: tl.constexpr, PACKED_W: tl.constexpr,
+                    POW2: tl.constexpr, WIDE: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    if WIDE:
+        acc = _accumulate_wide(XC, x_cs, XE, DECX, xrows, xmask, WC, w_cs, WE, DECW, wrows, wmask, NB, OFFSET,
+                               BLOCK, CK, BM, BN)
+    else:
+        acc = _accumulate(XC, x_cs, XD, XE, XS, DECX, xrows, xmask, WC, w_cs, WD, WE, WS, DECW, wrows, wmask, NB,
+                          BLOCK, CK, PACKED_X, PACKED_W, POW2, BM, BN)
+    return acc
+
+
+@triton.jit
 def qgemm_kernel(XC, x_cs, XD, XE, XS, DECX, M, WC, w_cs, WD, WE, WS, DECW, N, RC, r_cs, RD, RE, RS, DECR, RMAP,
-                 BIAS, Y, NB, post_x, post_r, BLOCK: tl.constexpr, CK: tl.constexpr, PACKED_X: tl.constexpr,
-                 PACKED_W: tl.constexpr, PACKED_R: tl.constexpr, POW2: tl.constexpr, HAS_RES: tl.constexpr,
+                 BIAS, Y, NB, post_x, post_r, OFFSET, BLOCK: tl.constexpr, CK: tl.constexpr,
+                 PACKED_X: tl.constexpr, PACKED_W: tl.constexpr, PACKED_R: tl.constexpr, POW2: tl.constexpr,
+                 WIDE: tl.constexpr, HAS_RES: tl.constexpr,
                  HAS_BIAS: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr, GROUP_M: tl.constexpr):
     # grouped tile order: GROUP_M row tiles share each column tile while it is hot in L2
     pid = tl.program_id(0)
@@ -96,17 +162,17 @@ def qgemm_kernel(XC, x_cs, XD, XE, XS, DECX, M, WC, w_cs, WD, WE, WS, DECW, N, R
     cols = pid_n * BN + tl.arange(0, BN)
     rmask = rows < M
     cmask = cols < N
-    acc = _accumulate(XC, x_cs, XD, XE, XS, DECX, rows, rmask, WC, w_cs, WD, WE, WS, DECW, cols, cmask, NB, BLOCK,
-                      CK, PACKED_X, PACKED_W, POW2, BM, BN)
-    if not POW2:
+    acc = _accumulate_any(XC, x_cs, XD, XE, XS, DECX, rows, rmask, WC, w_cs, WD, WE, WS, DECW, cols, cmask, NB,
+                          OFFSET, BLOCK, CK, PACKED_X, PACKED_W, POW2, WIDE, BM, BN)
+    if not (POW2 or WIDE):
         acc = acc * post_x                                    # tensor scales and element units
     if HAS_RES:
         rmap = tl.load(RMAP + rows, mask=rmask, other=-1)     # residual row of each output row, -1 if none
         if tl.max(rmap, axis=0) >= 0:
             has = rmap >= 0
-            acc_r = _accumulate(RC, r_cs, RD, RE, RS, DECR, tl.maximum(rmap, 0), has, WC, w_cs, WD, WE, WS, DECW,
-                                cols, cmask, NB, BLOCK, CK, PACKED_R, PACKED_W, POW2, BM, BN)
-            if not POW2:
+            acc_r = _accumulate_any(RC, r_cs, RD, RE, RS, DECR, tl.maximum(rmap, 0), has, WC, w_cs, WD, WE, WS,
+                                    DECW, cols, cmask, NB, OFFSET, BLOCK, CK, PACKED_R, PACKED_W, POW2, WIDE, BM, BN)
+            if not (POW2 or WIDE):
                 acc_r = acc_r * post_r
             acc = tl.where(has[:, None], acc + acc_r, acc)
     if HAS_BIAS:
@@ -118,8 +184,10 @@ def qgemm_kernel(XC, x_cs, XD, XE, XS, DECX, M, WC, w_cs, WD, WE, WS, DECW, N, R
 def _decode_table(fmt, device: str):
     """Signed element integers of every (dialect, 4-bit code) as a flat int8 tensor (D*16): the decode ROM."""
     from quant.formatbooks import E2M1_BOOK
-    from quant.registry import POW2
+    from quant.registry import POW2, POW2_WIDE
     codes = np.arange(16)
+    if fmt.scale_kind == POW2_WIDE:                                  # MX FP8: 256 int32 entries, value * 2^9
+        return torch.tensor(fmt.int_table.astype(np.int32), device=device)
     if fmt.scale_kind == POW2:
         mags = fmt.book.magnitudes                                    # (D, 8) half-units
     elif fmt.element_bits == 4 and hasattr(fmt.element, "values"):
@@ -141,7 +209,7 @@ class _Operand:
         t = lambda a, dt: torch.as_tensor(np.require(a, requirements=['C', 'W']), device=device).to(dt)
         self.packed = qt.format.element_bits == 4
         codes = t(qt.codes, torch.uint8)
-        self.codes = codes if self.packed else codes.view(torch.int8)
+        self.codes = codes if self.packed else codes.view(torch.int8)   # WIDE masks the byte back to 0..255
         self.dialect = t(qt.dialect, torch.uint8)
         self.exponent = t(qt.exponent, torch.int8) if qt.exponent is not None else self.dialect
         self.scale = t(qt.scale, torch.float32) if qt.scale is not None else self.dialect
@@ -160,7 +228,8 @@ def launch_qgemm(qx, qw, device, post_x=1.0, residual=None, res_map=None, post_r
     """Run the GEMM kernel on validated QTensors; returns (float32 torch (M, N) on `device`, KernelCall).
 
     res_map: int32 (M,) residual row per output row (-1: none); bias: float32 (N,) or None."""
-    from quant.registry import POW2
+    from quant.gemm import exponent_offset
+    from quant.registry import EXPONENT_KINDS, POW2, POW2_WIDE
     ox, ow = _Operand(qx, device), _Operand(qw, device)
     orr = _Operand(residual, device) if residual is not None else ox
     m, n, nb = qx.rows, qw.rows, qx.n_blocks
@@ -169,9 +238,11 @@ def launch_qgemm(qx, qw, device, post_x=1.0, residual=None, res_map=None, post_r
     b = torch.as_tensor(np.asarray(bias, np.float32), device=device) if bias is not None else y
     bm, bn = tile
     call = KernelCall(qgemm_kernel, (triton.cdiv(m, bm) * triton.cdiv(n, bn),),
-                      (*ox.args(), m, *ow.args(), n, *orr.args(), rmap, b, y, nb, float(post_x), float(post_r)),
+                      (*ox.args(), m, *ow.args(), n, *orr.args(), rmap, b, y, nb, float(post_x), float(post_r),
+                       exponent_offset(qx, qw) if qx.format.scale_kind in EXPONENT_KINDS else 0),
                       dict(BLOCK=qx.block, CK=chunk_elements(qx.block), PACKED_X=ox.packed, PACKED_W=ow.packed,
-                           PACKED_R=orr.packed, POW2=qx.format.scale_kind == POW2, HAS_RES=residual is not None,
+                           PACKED_R=orr.packed, POW2=qx.format.scale_kind == POW2,
+                           WIDE=qx.format.scale_kind == POW2_WIDE, HAS_RES=residual is not None,
                            HAS_BIAS=bias is not None, BM=bm, BN=bn, GROUP_M=group_m),
                       dict(num_warps=8 if bm * bn >= 128 * 128 else 4))
     if run:

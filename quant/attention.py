@@ -46,9 +46,10 @@ def attention_matmul(x: np.ndarray, w: np.ndarray, sx, sw, backend: str, name: s
 def _row_local(spec) -> bool:
     """True when a format quantizes every row on its own (no per-tensor statistic such as NVFP4's tensor scale),
     so quantizing the stacked operands of all (sample, head) pairs gives each pair's own rows bit for bit."""
-    from .registry import DialectFormat, ScaledIntFormat, get_format
+    from .registry import DialectFormat, MXFloatFormat, ScaledIntFormat, get_format
     f = get_format(spec.fmt)
-    return isinstance(f, DialectFormat) or (isinstance(f, ScaledIntFormat) and f.tensor_scale_divisor is None)
+    return isinstance(f, (DialectFormat, MXFloatFormat)) or (isinstance(f, ScaledIntFormat)
+                                                             and f.tensor_scale_divisor is None)
 
 
 class _Operand:

@@ -23,9 +23,9 @@ from numba import njit, prange
 from . import fast_gemm, fast_select
 from . import reference_backend
 from .formatbooks import Formatbook
-from .gemm import OVERFLOW_ABOVE, qgemm_with, scale_exponents
+from .gemm import OVERFLOW_ABOVE, exponent_offset, qgemm_with, scale_exponents
 from .qtensor import QTensor, pack_nibbles
-from .registry import POW2, DialectFormat
+from .registry import EXPONENT_KINDS, POW2_WIDE, DialectFormat, MXFloatFormat
 from .selectors import get_selector
 
 
@@ -118,6 +118,9 @@ def quantize(x, f, selector=None, block=None, tensor="x", nonfinite="raise", all
     """`quant.quantize(..., backend="numba")`: the fused kernel where it applies, else the format's own path."""
     plain = dict(selector=selector, block=block, backend="numba", tensor=tensor, nonfinite=nonfinite,
                  allowed=allowed, **knobs)
+    if isinstance(f, MXFloatFormat):
+        from .fast_mx import quantize_mx
+        return quantize_mx(x, f, **plain)
     if not isinstance(f, DialectFormat) or (f.fixed_selector and selector not in (None, f.default_selector)):
         return f.quantize(x, **plain)                     # the format's path (and its error messages)
     sel = get_selector(selector or f.default_selector)
@@ -137,16 +140,19 @@ def quantize(x, f, selector=None, block=None, tensor="x", nonfinite="raise", all
 # ---- GEMM ------------------------------------------------------------------------------------------------------
 @lru_cache(maxsize=64)
 def _decode_table_cached(fmt: str, book_key: bytes) -> np.ndarray:
-    """(D, 2^bits) int16: the element integer of every (dialect, code), from the format's own decode_ints."""
+    """(D, 2^bits) int16 (int32 where the integers need it, MX FP8): the element integer of every (dialect, code),
+    from the format's own decode_ints (MX FP8: its int_table, whose NaN codes qgemm refuses beforehand)."""
     from .registry import get_format
     f = get_format(fmt)
+    if isinstance(f, MXFloatFormat):
+        return f.int_table[None, :].astype(np.int32)
     n_codes = 1 << f.element_bits
     size = f.book.size if isinstance(f, DialectFormat) else 1
     codes = np.tile(np.arange(n_codes, dtype=np.uint8), (size, 1))
     probe = QTensor(fmt, (size, n_codes), n_codes, pack_nibbles(codes) if n_codes == 16 else codes,
                     np.arange(size, dtype=np.uint8)[:, None],
-                    exponent=np.zeros((size, 1), np.int8) if f.scale_kind == POW2 else None,
-                    scale=None if f.scale_kind == POW2 else np.ones((size, 1), np.float32))
+                    exponent=np.zeros((size, 1), np.int8) if f.scale_kind in EXPONENT_KINDS else None,
+                    scale=None if f.scale_kind in EXPONENT_KINDS else np.ones((size, 1), np.float32))
     table = f.decode_ints(probe)
     if np.abs(table).max() > np.iinfo(np.int16).max:
         raise ValueError(f"format {fmt}: element integers exceed int16; the numba GEMM cannot hold them")
@@ -178,10 +184,10 @@ def _decoded(qt: QTensor, key: str, make):
 
 
 def element_ints16(qt: QTensor) -> np.ndarray:
-    """(R, nb*block) int16 element integers, equal to qt.element_ints() (decoded by a Numba kernel).  Cached for
-    read-only QTensors (the weights of a quantized model), which cannot change under the cache."""
+    """(R, nb*block) int16 element integers (int32 for MX FP8), equal to qt.element_ints() (decoded by a Numba
+    kernel).  Cached for read-only QTensors (the weights of a quantized model), which cannot change under it."""
     def make():
-        out = np.empty((qt.rows, qt.n_blocks * qt.block), dtype=np.int16)
+        out = np.empty((qt.rows, qt.n_blocks * qt.block), dtype=decode_table(qt).dtype)
         fast_gemm.decode_rows(qt.codes, qt.dialect, decode_table(qt), qt.block, qt.format.element_bits == 4, out)
         return out
     return _decoded(qt, "ints", make)
@@ -191,7 +197,7 @@ def element_ints16_t(qt: QTensor) -> np.ndarray:
     """The transpose of element_ints16(qt), (nb*block, R) contiguous, decoded straight into that layout (cached
     like it)."""
     def make():
-        out = np.empty((qt.n_blocks * qt.block, qt.rows), dtype=np.int16)
+        out = np.empty((qt.n_blocks * qt.block, qt.rows), dtype=decode_table(qt).dtype)
         fast_gemm.decode_rows_t(qt.codes, qt.dialect, decode_table(qt), qt.block, qt.format.element_bits == 4, out)
         return out
     return _decoded(qt, "ints_t", make)
@@ -224,11 +230,15 @@ def accumulate(qx: QTensor, qw: QTensor) -> np.ndarray:
     ct = element_ints16_t(c)
     p_like = np.zeros(0, dtype=partial_dtype(qx, qw))
     out = np.empty((qx.rows, qw.rows), dtype=np.float32)   # the kernels store Y^T's tiles transposed
-    if qx.format.scale_kind == POW2:
+    if qx.format.scale_kind in EXPONENT_KINDS:
         ex, ew = qx.exponent.astype(np.int64), qw.exponent.astype(np.int64)
-        if len(ex) and len(ew) and (ex.max(axis=0) + ew.max(axis=0) - 2 > OVERFLOW_ABOVE).any():
+        off = exponent_offset(qx, qw)
+        if len(ex) and len(ew) and (ex.max(axis=0) + ew.max(axis=0) + off > OVERFLOW_ABOVE).any():
             scale_exponents(qx, qw)                       # raises the reference's error (names row, column, block)
         ea, ec = (ew, ex) if swap else (ex, ew)
+        if qx.format.scale_kind == POW2_WIDE:
+            fast_gemm.gemm_pow2_wide(va, ct, qx.block, ea, np.ascontiguousarray(ec.T), off, p_like, out, swap)
+            return out
         ex_hi = 127 - partial_bound(qx, qw).bit_length()   # |fl32(P)| * 2^e_row stays finite up to here
         fast_gemm.gemm_pow2(va, ct, qx.block, ea, np.ascontiguousarray(ec.T), ex_hi, p_like, out, swap)
     else:

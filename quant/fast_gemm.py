@@ -1,7 +1,7 @@
 """Numba kernels for the quantized GEMM of the arithmetic contract (quant/gemm.py's docstring is the spec).
 
-Layout: X's element integers vx (M, Kp) and W's transposed, wt (Kp, N), both int16 (every format's element
-integers fit), decoded once per call (W's straight into the transposed layout).  The output is computed in tiles
+Layout: X's element integers vx (M, Kp) and W's transposed, wt (Kp, N), both int16 (int32 for MX FP8, whose
+element integers reach 2^18), decoded once per call (W's straight into the transposed layout).  The output is computed in tiles
 of TILE_M rows x TILE_N columns, row tiles fastest so a W panel is reused from cache.  For each block b
 (ascending) the tile's integer partials P are built in passes of MICRO_M rows: the column loop (vectorized by
 LLVM: int16 multiplies and adds in 512-bit lanes where the CPU has them) loads four W rows' elements once and
@@ -11,7 +11,9 @@ Exactness: P is an integer accumulator whose width is chosen from the operands' 
 that no partial sum can wrap (int16 for 4-bit formats and blocks up to ~145 elements, int32 or int64 for INT8
 rows); float32(P) rounds to nearest even like NumPy's int64 -> float32 cast.  pow2 scales: P * 2^ex * 2^(ew-2)
 in float64 is exact, then one rounding to float32 (inf on overflow, as in the reference); exponent sums below
--126 give +0.0.  Float scales: fl32(fl32(float32(P) * sx) * sw).  No fast-math, so nothing is contracted to FMA.
+-126 give +0.0.  Wide pow2 scales (MX FP8, int64 P < 2^41): P * 2^ex * 2^(ew-18) in float64 is exact, then one
+rounding to float32, no flush.  Float scales: fl32(fl32(float32(P) * sx) * sw).  No fast-math, so nothing is
+contracted to FMA.
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def decode_rows_t(codes, dialect, table, block, packed, out):
     buffer whose row stride is padded off a power of two (so its rows do not share cache sets), then each output
     row receives the chunk's contiguous run."""
     kp, n_rows = out.shape
-    buf = np.empty((DECODE_T_ROWS, kp + 32), dtype=np.int16)
+    buf = np.empty((DECODE_T_ROWS, kp + 32), dtype=out.dtype)
     for r0 in range(0, n_rows, DECODE_T_ROWS):
         rows = min(DECODE_T_ROWS, n_rows - r0)
         for i in range(rows):
@@ -210,3 +212,38 @@ def gemm_float(vx, wt, block, sx, sw, post, row_first, p_like, out):
             for j in range(cols):
                 acc[r, j] = np.float32(acc[r, j] * post)
         _store_tile(acc, out, m0, n0, rows, cols, not row_first)
+
+
+@njit(cache=True)
+def _add_scaled_wide(p, acc, r, cols, e_x, pw_w):
+    """acc[r, :cols] += fl32(P * 2^e_x * 2^(ew + offset)): both float64 products are exact (|P| < 2^53, scales
+    within float64's normal range), so the float32 conversion is the contract's one rounding."""
+    sx = math.ldexp(1.0, e_x)
+    for j in range(cols):
+        acc[r, j] = acc[r, j] + np.float32(np.float64(p[r, j]) * sx * pw_w[j])
+
+
+@njit(cache=True, parallel=True)
+def gemm_pow2_wide(vx, wt, block, ex, ew, offset, p_like, out, transposed):
+    """out (M, N) float32 (its transpose when transposed) for wide power-of-two operands (MX FP8): ex (M, nb),
+    ew (nb, N) int64 block exponents, offset the contract's constant (-18); p_like int64.  Callers have already
+    rejected exponent sums above 127."""
+    m_all, n_all = ex.shape[0], ew.shape[1]
+    n_blocks = ex.shape[1]
+    tiles_m = (m_all + TILE_M - 1) // TILE_M
+    tiles = tiles_m * ((n_all + TILE_N - 1) // TILE_N)
+    pw_w = np.empty((n_blocks, n_all), dtype=np.float64)       # 2^(ew + offset), exact in float64
+    for b in range(n_blocks):
+        for n in range(n_all):
+            pw_w[b, n] = math.ldexp(1.0, ew[b, n] + offset)
+    for tile in prange(tiles):
+        m0, n0 = (tile % tiles_m) * TILE_M, (tile // tiles_m) * TILE_N
+        rows, cols = min(TILE_M, m_all - m0), min(TILE_N, n_all - n0)
+        p = np.zeros((TILE_M + MICRO_M, TILE_N), dtype=p_like.dtype)
+        acc = np.zeros((TILE_M, TILE_N), dtype=np.float32)
+        for b in range(n_blocks):
+            for mi in range(0, rows, MICRO_M):
+                _partials(vx, wt, m0 + mi, min(MICRO_M, rows - mi), n0, cols, b * block, block, p[mi:mi + MICRO_M])
+            for r in range(rows):
+                _add_scaled_wide(p, acc, r, cols, ex[m0 + r, b], pw_w[b, n0:n0 + cols])
+        _store_tile(acc, out, m0, n0, rows, cols, transposed)

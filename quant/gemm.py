@@ -6,6 +6,9 @@ For X (M x K) and W (N x K), both block-quantized along K with the same block si
 3. scaled partial S:
    - power-of-two formats: S = float32(P) * 2^(ex + ew - 2), exact; s = ex + ew - 2 < -126 gives S = +0.0 (flush),
      s > 127 raises (overflow);
+   - wide power-of-two formats (MX FP8, quant/mx_float.py: elements v = value * 2^9, |P| < 2^41 in int64):
+     S = fl32(P * 2^s) with s = ex + ew - 18, the exact product rounded once to float32 (nearest even;
+     subnormal results kept, no flush; inf beyond float32); s > 127 raises as above;
    - float-scaled formats: S = fl32(fl32(float32(P) * sx[m, b]) * sw[n, b]);
 4. acc = +0.0; for b ascending: acc = fl32(acc + S_b)  (IEEE round-to-nearest-even);
    float-scaled formats then apply y = fl32(acc * post), post = fl32(fl32(gx * gw) * ux * uw) (tensor scales
@@ -19,7 +22,7 @@ import numpy as np
 
 from .errors import QuantError, ShapeError
 from .qtensor import QTensor
-from .registry import POW2
+from .registry import POW2, POW2_WIDE
 
 FLUSH_BELOW = -126
 OVERFLOW_ABOVE = 127
@@ -27,6 +30,9 @@ OVERFLOW_ABOVE = 127
 
 def check_operands(qx: QTensor, qw: QTensor):
     fx, fw = qx.format, qw.format
+    for q, side in ((qx, "X"), (qw, "W")):
+        if hasattr(q.format, "check_codes"):             # MX FP8: refuse the NaN code no quantizer writes
+            q.format.check_codes(q, f"qgemm: {side} operand")
     if fx.scale_kind != fw.scale_kind:
         raise QuantError(f"qgemm: X format {qx.fmt} ({fx.scale_kind} scales) cannot multiply W format {qw.fmt} "
                          f"({fw.scale_kind} scales); use formats of one family")
@@ -45,9 +51,20 @@ def block_partials(qx: QTensor, qw: QTensor) -> np.ndarray:
     return np.einsum("mbi,nbi->bmn", vx, vw)        # integer einsum: exact
 
 
+def unit_exponent(fmt) -> int:
+    """log2 of a power-of-two format's element unit: -1 for half-units (dialect formats), -9 for E4M3's 2^-9."""
+    return int(np.frexp(fmt.unit)[1]) - 1
+
+
+def exponent_offset(qx: QTensor, qw: QTensor) -> int:
+    """The constant of the scale exponent s = ex + ew + offset: -2 for dialect formats, -18 for MX FP8."""
+    return unit_exponent(qx.format) + unit_exponent(qw.format)
+
+
 def scale_exponents(qx: QTensor, qw: QTensor) -> np.ndarray:
-    """s[b, m, n] = ex[m, b] + ew[n, b] - 2 (pow2 formats); raises on overflow."""
-    s = qx.exponent.astype(np.int64).T[:, :, None] + qw.exponent.astype(np.int64).T[:, None, :] - 2
+    """s[b, m, n] = ex[m, b] + ew[n, b] + offset (-2 for dialect formats, -18 for MX FP8); raises on overflow."""
+    s = (qx.exponent.astype(np.int64).T[:, :, None] + qw.exponent.astype(np.int64).T[:, None, :]
+         + exponent_offset(qx, qw))
     if (s > OVERFLOW_ABOVE).any():
         b, m, n = np.argwhere(s > OVERFLOW_ABOVE)[0]
         raise QuantError(f"qgemm: block scale 2^{int(s[b, m, n])} overflows float32 at row {m}, column {n}, "
@@ -65,6 +82,13 @@ def accumulate(qx: QTensor, qw: QTensor) -> np.ndarray:
         for b in range(p.shape[0]):                          # ascending block order
             sb = np.where(s[b] < FLUSH_BELOW, 0.0, np.ldexp(p[b].astype(np.float64), s[b]))
             acc = (acc + sb.astype(f32)).astype(f32)         # S_b is exact in float64, then one rounding
+        return acc
+    if qx.format.scale_kind == POW2_WIDE:
+        s = scale_exponents(qx, qw)
+        for b in range(p.shape[0]):                          # ascending block order
+            with np.errstate(over="ignore"):                 # beyond float32: inf, as IEEE rounding gives
+                sb = np.ldexp(p[b].astype(np.float64), s[b]).astype(f32)   # exact in float64, one rounding
+            acc = (acc + sb).astype(f32)
         return acc
     sx, sw = qx.scale, qw.scale
     for b in range(p.shape[0]):

@@ -81,6 +81,16 @@ def mxfp4_block(xs: list) -> tuple:
     return e, codes, [_e2m1_value(c) * 2.0 ** e for c in codes]
 
 
+def mxfp8_block(xs: list) -> tuple:
+    """(exponent, codes) of one MXFP8 (E4M3) block, OCP MX v1.0: E8M0 2^(floor(log2 amax) - 8), E4M3 nearest with
+    ties to the even code, saturating at 448 (the NaN code 0x7F is never chosen), x's sign bit on every code."""
+    amax = max(abs(x) for x in xs)
+    e = max(-127, _floor_log2(amax) - 8) if amax else -127
+    codes = [nearest_code(min(abs(math.ldexp(x, -e)), E4M3_VALUES[-1]), E4M3_VALUES)
+             | (0x80 if math.copysign(1.0, x) < 0 else 0) for x in xs]
+    return e, codes
+
+
 E4M3_MIN_NORMAL = 2.0 ** -6            # the block-scale floor (torchao clamps to float8_e4m3fn's tiny)
 
 

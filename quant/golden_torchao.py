@@ -9,7 +9,9 @@ What torchao computes, per case (torchao.prototype.mx_formats, version recorded 
   holds the E8M0 scale bytes, the packed E2M1 bytes (element 2j in the low nibble) and `dequantize(float32)`;
 - NVFP4: `NVFP4Tensor.to_nvfp4(x, 16, per_tensor_scale=per_tensor_amax_to_scale(max |x|))` (two-level scaling,
   as quant's `nvfp4`); the file holds the per-tensor scale, the E4M3 block-scale bytes, the packed bytes and
-  `dequantize(float32)`.
+  `dequantize(float32)`;
+- MXFP8 (quant's `fp8_e4m3_g32`): `MXTensor.to_mx(x, torch.float8_e4m3fn, 32)` (FLOOR); the file holds the E8M0
+  scale bytes, the E4M3 bytes (one per element) and `dequantize(float32)`.
 Cases marked `known_difference` are where the library deliberately differs (docs/formats.md#torchao).
 Inputs are float32 values stored as JSON floats (exact, -0.0 included); dequantized values likewise.
 """
@@ -26,7 +28,7 @@ import numpy as np
 from .golden import GOLDEN_DIR, render
 
 FILE = "torchao_mx_formats.json"
-SMALLEST_SCALE = "smallest_scale"   # MXFP4 blocks whose E8M0 code is 0 (amax < 2^-124): see docs/formats.md#torchao
+SMALLEST_SCALE = "smallest_scale"   # MX blocks with E8M0 code 0 (MXFP4 amax < 2^-124, MXFP8 < 2^-118): docs/formats.md#torchao
 
 
 def _rows(rng, shape, spread: int, block: int) -> np.ndarray:
@@ -93,6 +95,28 @@ def nvfp4_inputs(rng) -> list:
             ("signed_zeros", _signed_zeros(32), None)]
 
 
+def _mx8_ties() -> np.ndarray:
+    """Every E4M3 value and midpoint (and the 448/480 saturation boundary), both signs, in blocks whose amax is
+    256 * 2^-4 (block exponent -4), so the scaled values are exactly these ties."""
+    from .formats import FP8_E4M3
+    v = FP8_E4M3.values[np.isfinite(FP8_E4M3.values)]
+    t = np.concatenate([v, (v[:-1] + v[1:]) / 2, [464.0, 470.0, 480.0, 500.0]])
+    t = np.concatenate([t, -t])
+    t = np.concatenate([t, np.zeros(-len(t) % 31)]).reshape(-1, 31)
+    return (np.concatenate([np.full((len(t), 1), 256.0), t], axis=1) * 2.0 ** -4).reshape(1, -1).astype(np.float32)
+
+
+def mxfp8_inputs(rng) -> list:
+    tiny = np.zeros((1, 64), np.float32)
+    tiny[0, :4] = [2.0 ** -119, 3 * 2.0 ** -128, -(2.0 ** -126), 2.0 ** -140]   # E8M0 code 0: torchao's 2^-126
+    tiny[0, 32:34] = [1.0, -0.25]
+    return [("random_wide_range", _rows(rng, (2, 64), 30, 32), None),
+            ("ties_and_saturation", _mx8_ties(), None),
+            ("heavy_tailed", (rng.standard_t(1.5, (2, 64)) * 1e3).astype(np.float32), None),
+            ("signed_zeros", _signed_zeros(64), None),
+            ("smallest_scale_blocks", tiny, SMALLEST_SCALE)]
+
+
 def _floats(a) -> list:
     return [float(v) for v in np.asarray(a, np.float32).reshape(-1)]
 
@@ -101,6 +125,15 @@ def torchao_mxfp4(x: np.ndarray) -> dict:
     import torch
     from torchao.prototype.mx_formats.mx_tensor import MXTensor
     t = MXTensor.to_mx(torch.from_numpy(x), torch.float4_e2m1fn_x2, 32)
+    return {"scale_e8m0": t.scale.view(torch.uint8).reshape(-1).tolist(),
+            "qdata": t.qdata.view(torch.uint8).numpy().tobytes().hex(),
+            "dequantized": _floats(t.dequantize(torch.float32).numpy())}
+
+
+def torchao_mxfp8(x: np.ndarray) -> dict:
+    import torch
+    from torchao.prototype.mx_formats.mx_tensor import MXTensor
+    t = MXTensor.to_mx(torch.from_numpy(x), torch.float8_e4m3fn, 32)
     return {"scale_e8m0": t.scale.view(torch.uint8).reshape(-1).tolist(),
             "qdata": t.qdata.view(torch.uint8).numpy().tobytes().hex(),
             "dequantized": _floats(t.dequantize(torch.float32).numpy())}
@@ -122,11 +155,13 @@ def torchao_file() -> dict:
     import torchao
     rng = np.random.default_rng(2024)
     cases = []
-    for fmt, inputs, run in (("mxfp4", mxfp4_inputs(rng), torchao_mxfp4), ("nvfp4", nvfp4_inputs(rng), torchao_nvfp4)):
+    for fmt, inputs, run in (("mxfp4", mxfp4_inputs(rng), torchao_mxfp4), ("nvfp4", nvfp4_inputs(rng), torchao_nvfp4),
+                             ("fp8_e4m3_g32", mxfp8_inputs(rng), torchao_mxfp8)):
         for name, x, known in inputs:
             case = {"name": f"{fmt}_{name}", "format": fmt, "shape": list(x.shape), "x": _floats(x), **run(x)}
             cases.append({**case, "known_difference": known} if known else case)
-    return {"source": "torchao.prototype.mx_formats: MXTensor.to_mx (FLOOR scale mode), NVFP4Tensor.to_nvfp4 with "
+    return {"source": "torchao.prototype.mx_formats: MXTensor.to_mx (FLOOR scale mode; float4_e2m1fn_x2 for mxfp4, "
+                      "float8_e4m3fn for fp8_e4m3_g32), NVFP4Tensor.to_nvfp4 with "
                       "per_tensor_scale = per_tensor_amax_to_scale(max |x|); dequantize(torch.float32)",
             "torchao": torchao.__version__, "torch": torch.__version__, "cases": cases}
 

@@ -74,11 +74,11 @@ def _tensor_scale(v, fmt) -> float:
 
 def expected_arrays(fmt, shape: tuple, block: int) -> list:
     """The array list a QTensor of this format, shape and block holds: [{name, dtype, shape, nbytes}]."""
-    from .registry import POW2
+    from .registry import EXPONENT_KINDS
     rows = int(np.prod(shape[:-1], dtype=np.int64))
     nb = -(-shape[-1] // block)
     width = nb * block // 2 if fmt.element_bits == 4 else nb * block
-    per_block = ("exponent", "|i1", 1) if fmt.scale_kind == POW2 else ("scale", np.dtype("<f4").str, 4)
+    per_block = ("exponent", "|i1", 1) if fmt.scale_kind in EXPONENT_KINDS else ("scale", np.dtype("<f4").str, 4)
     out = [("codes", "|u1", (rows, width), 1), ("dialect", "|u1", (rows, nb), 1),
            (per_block[0], per_block[1], (rows, nb), per_block[2])]
     return [{"name": n, "dtype": d, "shape": list(s), "nbytes": s[0] * s[1] * size} for n, d, s, size in out]
@@ -103,6 +103,8 @@ def _arrays(specs, fmt, shape, block, payload: bytes) -> dict:
 
 def _check_values(fmt, arrays: dict, meta: dict):
     """Per-block fields within the ranges the format can produce."""
+    if hasattr(fmt, "nan_codes") and np.isin(arrays["codes"], fmt.nan_codes).any():
+        raise _bad("codes", f"holds a NaN code of {fmt.element.name}, which {fmt.name} never produces")
     dialect = arrays["dialect"]
     n_dialects = fmt.book.size if hasattr(fmt, "book") else 1
     if dialect.size and int(dialect.max()) >= n_dialects:

@@ -5,6 +5,8 @@ Two families cover everything:
   (DialectFP4 of any size D, learned books, MXFP4 = the single-dialect E2M1 book with exact RNE selection).
 - `ScaledIntFormat`: integer-valued elements with a float block scale (NVFP4: E2M1 elements in half-units with
   an E4M3 block scale and an FP32 tensor scale; INT4 per group with an FP16 scale; INT8 per row with FP32).
+A third, `MXFloatFormat` (quant/mx_float.py), holds OCP MX 8-bit float elements with an E8M0 block exponent
+(`fp8_e4m3_g32`); it is registered at the end of this module.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from .formats import E2M1, FP8_E4M3, FP16, INT4, INT8, FloatElementFormat
 from .qtensor import QTensor, pack_nibbles, unpack_nibbles
 
 POW2, FLOAT = "pow2", "float"   # scale kinds of the arithmetic contract (docs/arithmetic-contract.md#operands)
+# the third kind, POW2_WIDE (quant/mx_float.py), is imported at the end of this module
 
 
 def _pack(codes2d: np.ndarray, element_bits: int) -> np.ndarray:
@@ -321,3 +324,10 @@ register_format(ScaledIntFormat("int8", INT8, None, default_block=None, element_
 # in int32 and in float32.
 register_format(ScaledIntFormat("int8_g32", INT8, None, default_block=32, element_max=127.0,
                                 provenance="[ours] symmetric INT8 per group of 32 along K, FP32 scale amax/127, RNE"))
+
+# OCP MX v1.0 MXFP8 with E4M3 elements (quant/mx_float.py): the FP8 operand format of full-path attention's PV
+# (SageAttention2 quantizes P and V to FP8 E4M3; here with a per-32 E8M0 block scale along K).
+from .mx_float import FP8_E4M3_G32, POW2_WIDE, MXFloatFormat  # noqa: E402  (mx_float imports this module lazily)
+
+register_format(FP8_E4M3_G32)
+EXPONENT_KINDS = (POW2, POW2_WIDE)   # scale kinds that store a per-block exponent (QTensor.exponent), not a scale

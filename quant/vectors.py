@@ -15,7 +15,7 @@ operands here make that difference visible in most outputs:
 
 `rounding_tie_activations` returns float32 activations whose elements lie exactly on the rounding ties of a
 format's element rounding: the 5-bit intermediate q (round half up) for online dialect selectors, the level
-midpoints (round half to even) for MXFP4's nearest rounding, the element midpoints (RNE) for NVFP4 and INT.  A
+midpoints (round half to even) for MXFP4's nearest rounding, the element midpoints (RNE) for NVFP4, INT and MX FP8.  A
 back end that rounds half down (or half up where the contract says half to even) encodes them differently.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .errors import QuantError, ShapeError
 from .formats import FloatElementFormat
 from .gemm import FLUSH_BELOW, block_partials, check_operands, scale_exponents
 from .qtensor import QTensor
-from .registry import POW2, DialectFormat, ScaledIntFormat, get_format
+from .registry import EXPONENT_KINDS, POW2, POW2_WIDE, DialectFormat, MXFloatFormat, ScaledIntFormat, get_format
 
 LOUD_EXP = 8         # exponent offset of the first and last block [ours]: 2^16 between loud and quiet products
 QUIET_SPAN = 4       # quiet blocks' exponents lie in [-QUIET_SPAN, 0] [ours]
@@ -71,6 +71,9 @@ def scaled_partials(qx: QTensor, qw: QTensor) -> np.ndarray:
     if qx.format.scale_kind == POW2:
         s = scale_exponents(qx, qw)
         return np.where(s < FLUSH_BELOW, 0.0, np.ldexp(p.astype(np.float64), s)).astype(f32)
+    if qx.format.scale_kind == POW2_WIDE:
+        with np.errstate(over="ignore"):
+            return np.ldexp(p.astype(np.float64), scale_exponents(qx, qw)).astype(f32)
     sx, sw = qx.scale.T[:, :, None], qw.scale.T[:, None, :]
     return ((p.astype(f32) * sx).astype(f32) * sw).astype(f32)
 
@@ -85,7 +88,7 @@ def accumulate_in(qx: QTensor, qw: QTensor, dtype=np.float32) -> np.ndarray:
     for part in parts:                                   # ascending block order
         acc = (acc + part.astype(dtype)).astype(dtype)
     y = acc.astype(f32)
-    if qx.format.scale_kind == POW2:
+    if qx.format.scale_kind in EXPONENT_KINDS:
         return y
     post = f32(f32(f32(qx.tensor_scale) * f32(qw.tensor_scale)) * f32(qx.format.unit * qw.format.unit))
     return (y * post).astype(f32)
@@ -145,6 +148,15 @@ def _scaled_ties(rng, f: ScaledIntFormat, rows, nb, block) -> np.ndarray:
     return _block_of_ties(rng, rows, nb, block, ties, [f.element_max]) * s * g
 
 
+def _mx_ties(rng, f: MXFloatFormat, rows, nb, block) -> np.ndarray:
+    """Midpoints of neighbouring element values (E4M3: subnormal, normal and the 448/480 saturation boundary) times
+    2^e, one element per block at 2^elem_emax * 2^e (E4M3: 256) so that e is the block's exponent."""
+    vals = f.element.values[np.isfinite(f.element.values)]
+    ties = np.append((vals[:-1] + vals[1:]) / 2, f.element.max_value + (vals[-1] - vals[-2]) / 2)
+    e = rng.integers(-20, 21, size=(rows, nb, 1))
+    return np.ldexp(_block_of_ties(rng, rows, nb, block, ties, [2.0 ** f.elem_emax]), e)
+
+
 def rounding_tie_activations(rows: int, k: int, fmt: str, seed: int, selector: str | None = None,
                              block: int | None = None) -> np.ndarray:
     """float32 (rows, k), k a multiple of the block: every element but one per block lies exactly on a rounding tie
@@ -160,6 +172,8 @@ def rounding_tie_activations(rows: int, k: int, fmt: str, seed: int, selector: s
         x = _dialect_ties(rng, f, rows, nb, block, selector or f.default_selector)
     elif isinstance(f, ScaledIntFormat):
         x = _scaled_ties(rng, f, rows, nb, block)
+    elif isinstance(f, MXFloatFormat):
+        x = _mx_ties(rng, f, rows, nb, block)
     else:
         raise QuantError(f"rounding_tie_activations: no tie construction for format {fmt!r} "
                          f"({type(f).__name__})")

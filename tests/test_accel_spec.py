@@ -59,7 +59,7 @@ def test_buffer_too_small_for_any_tile(tmp_path):
 @pytest.mark.parametrize("mutate, field", [
     (lambda d: d.update(version=2), "version"),
     (lambda d: d["pe_array"].update(dataflow="rs"), "pe_array.dataflow"),
-    (lambda d: d["pe_array"]["mac_modes"].update(fp8={"macs_per_cycle": 2}), "pe_array.mac_modes.fp8"),
+    (lambda d: d["pe_array"]["mac_modes"].update(fp6={"macs_per_cycle": 2}), "pe_array.mac_modes.fp6"),
     (lambda d: d["dram"].pop("bandwidth_gbps"), "dram.bandwidth_gbps"),
     (lambda d: d["pe_array"].update(rows="16"), "pe_array.rows"),
 ])

@@ -41,12 +41,23 @@ def test_recipe_knob_round_trips_and_names_its_operands():
         Recipe.from_dict({**quant.recipe("mxfp4").to_dict(), "attention": {"bogus": 1}})
 
 
+def _accel_for(recipe) -> str:
+    """The accel back end of the edge design, or of the edge design specialized for `recipe` where the edge lacks a
+    lane kind the recipe needs (FP8 for semanticdialect-attn8: the shipped generic designs have no FP8 lanes)."""
+    from sim.accel import load_arch, specialize
+    from sim.accel.functional import backend_for
+    from sim.accel.recipes import get_recipe
+    edge = load_arch("edge")
+    modes = {x.mac_mode for _, x, _ in get_recipe(recipe).attention}
+    return "accel" if modes <= set(dict(edge.pe_array.mac_modes)) else backend_for(specialize(edge, recipe)).name
+
+
 @pytest.mark.parametrize("recipe", FULL)
 @pytest.mark.parametrize("backend", ["numba", "accel"])
 def test_attention_calls_are_bit_identical_to_the_reference(recipe, backend):
     qkv = _qkv()
     ref_out, ref_calls = _run(recipe, "reference", qkv)
-    out, calls = _run(recipe, backend, qkv)
+    out, calls = _run(recipe, _accel_for(recipe) if backend == "accel" else backend, qkv)
     assert [n for n, _ in calls] == [n for n, _ in ref_calls] == ["double_blocks.0.attn.qk"] * 2 + \
         ["double_blocks.0.attn.pv"] * 2
     for (_, a), (_, b) in zip(calls, ref_calls):
@@ -55,12 +66,22 @@ def test_attention_calls_are_bit_identical_to_the_reference(recipe, backend):
 
 
 @pytest.mark.triton
-def test_attention_calls_on_triton_are_bit_identical():
+@pytest.mark.parametrize("recipe", ["semanticdialect-fullpath", "semanticdialect-attn8"])
+def test_attention_calls_on_triton_are_bit_identical(recipe):
     qkv = _qkv(1, h=1, length=24)
-    ref_out, ref_calls = _run("semanticdialect-fullpath", "reference", qkv)
-    out, calls = _run("semanticdialect-fullpath", "triton", qkv)
+    ref_out, ref_calls = _run(recipe, "reference", qkv)
+    out, calls = _run(recipe, "triton", qkv)
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(calls, ref_calls)) and len(calls) == 2
     assert np.array_equal(out, ref_out)
+
+
+def test_attn8_is_int8_qk_and_fp8_pv_and_the_edge_design_refuses_its_fp8_lanes():
+    from sim.accel.schema import SpecError
+    att = quant.recipe("semanticdialect-attn8").attention
+    assert (att.q.fmt, att.k.fmt, att.p.fmt, att.v.fmt) == ("int8_g32", "int8_g32", "fp8_e4m3_g32", "fp8_e4m3_g32")
+    assert any("SageAttention2" in n and "E8M0" in n for n in quant.recipe("semanticdialect-attn8").notes)
+    with pytest.raises(SpecError, match="pe_array.mac_modes.*fp8_e4m3_g32 needs MAC mode 'fp8'"):
+        _run("semanticdialect-attn8", "accel", _qkv(h=1, length=8))
 
 
 def test_quantized_attention_changes_the_result_and_stays_close():
@@ -137,11 +158,22 @@ def test_hardware_view_counts_the_attention_lanes_and_quantizers():
     assert full["full_path"] and full["latency_s"] < 0.5 * fp["latency_s"]
     assert full["attention_share_of_latency"] < fp["attention_share_of_latency"]
     attn8 = specialize(base, "semanticdialect-attn8")
-    assert "int8" in dict(attn8.pe_array.mac_modes) and [k for k, _, _ in attn8.act_quantizers] == ["int_scale"]
+    modes = dict(attn8.pe_array.mac_modes)
+    assert modes["int8"] == modes["fp8"] == 4 and [k for k, _, _ in attn8.act_quantizers] == ["int_scale", "e4m3_round"]
     assert attn8.lut_unit.selector == "lut_argmin"
-    ops = estimate("tiny", attn8, "semanticdialect-attn8", steps=1).sim.per_op.set_index("op")
+    est = estimate("tiny", attn8, "semanticdialect-attn8", steps=1)
+    ops = est.sim.per_op.set_index("op")
     assert ops.loc["double_blocks.0.attn.qk", "mac_mode"] == "int8"
+    assert ops.loc["double_blocks.0.attn.pv", "mac_mode"] == "fp8"
     assert ops.loc["double_blocks.0.attn.k_quantize", "quantizer"] == "int_scale"
+    assert ops.loc["double_blocks.0.attn.p_quantize", "quantizer"] == "e4m3_round"
+    assert ops.loc["double_blocks.0.attn.pv", "x_bits"] == ops.loc["double_blocks.0.attn.pv", "w_bits"] == 8.25
+    for what in ("mac.fp8", "block_scale.pow2_wide", "decode.e4m3", "scale_quant.e4m3_round"):
+        assert est.counts.totals()[what] > 0, what
+    without = replace(attn8, pe_array=replace(attn8.pe_array, mac_modes=tuple(
+        (m, n) for m, n in attn8.pe_array.mac_modes if m != "fp8")))
+    with pytest.raises(Exception, match="pe_array.mac_modes.*fp8"):
+        estimate("tiny", without, "semanticdialect-attn8", steps=1)
     with pytest.raises(Exception, match="pe_array.mac_modes"):
         estimate("tiny", specialize(base, "semanticdialect"), "semanticdialect-attn8", steps=1)
 

@@ -1,10 +1,10 @@
-"""MXFP4 and NVFP4 against torchao's mx_formats, bit for bit: quantized bytes, block scales, tensor scale and
-dequantized float32 values.
+"""MXFP4, NVFP4 and MXFP8 (fp8_e4m3_g32) against torchao's mx_formats, bit for bit: quantized bytes, block scales,
+tensor scale and dequantized float32 values.
 
 Without torchao: the committed vectors tests/golden/torchao_mx_formats.json (written by
 `python -m quant.golden_torchao --regen`) against every back end.  With torchao (the `dev` extra): the committed
 file against the installed torchao, and random tensors against torchao directly.  The one documented difference
-(MXFP4 blocks with E8M0 code 0, docs/formats.md#torchao) is checked to be exactly what the docs say."""
+(MX blocks with E8M0 code 0, docs/formats.md#torchao) is checked to be exactly what the docs say."""
 import json
 from pathlib import Path
 
@@ -25,7 +25,7 @@ def bits(values) -> np.ndarray:
 
 
 def differing_blocks(x: np.ndarray, scale_e8m0: np.ndarray) -> np.ndarray:
-    """(R, nb) True where torchao's MXFP4 departs from the E8M0 scale it stores: code 0 with a non-zero block."""
+    """(R, nb) True where torchao's MX formats depart from the E8M0 scale they store: code 0, non-zero block."""
     r, k = x.shape
     return (scale_e8m0.reshape(r, -1) == 0) & (np.abs(x).reshape(r, k // 32, 32).max(axis=-1) > 0)
 
@@ -35,12 +35,13 @@ def compare(q, case, x, skip_blocks=None):
     r, k = x.shape
     nb = k // q.block
     keep = np.ones((r, nb), bool) if skip_blocks is None else ~skip_blocks
-    ours_bytes = q.codes.reshape(r, nb, q.block // 2)
-    theirs = np.frombuffer(bytes.fromhex(case["qdata"]), np.uint8).reshape(r, nb, q.block // 2)
-    assert (ours_bytes[keep] == theirs[keep]).all(), "packed E2M1 bytes differ"
+    per_block = q.block * q.format.element_bits // 8
+    ours_bytes = q.codes.reshape(r, nb, per_block)
+    theirs = np.frombuffer(bytes.fromhex(case["qdata"]), np.uint8).reshape(r, nb, per_block)
+    assert (ours_bytes[keep] == theirs[keep]).all(), "element bytes differ"
     deq = q.dequantize().reshape(r, nb, q.block)
     assert (bits(deq)[keep] == bits(case["dequantized"]).reshape(r, nb, q.block)[keep]).all(), "dequantized bits"
-    if case["format"] == "mxfp4":
+    if case["format"] in ("mxfp4", "fp8_e4m3_g32"):
         assert (q.exponent.astype(np.int64) + 127 == np.reshape(case["scale_e8m0"], (r, nb))).all()
     else:
         theirs_s = FP8_E4M3.decode(np.reshape(case["scale_e4m3"], (r, nb))).astype(np.float32)
@@ -59,6 +60,19 @@ def test_golden_vectors(name, backend):
         skip = differing_blocks(x, np.array(case["scale_e8m0"]))
         assert skip.any() and not skip.all()
     compare(q, case, x, skip)
+
+
+def test_mxfp8_smallest_scale_difference_is_the_documented_one():
+    """As for MXFP4: torchao scales E8M0-code-0 blocks (amax < 2^-118 for MXFP8) by 2^-126, decodes with 2^-127."""
+    case = CASES["fp8_e4m3_g32_smallest_scale_blocks"]
+    x = np.array(case["x"], np.float32).reshape(case["shape"])
+    blocks = differing_blocks(x, np.array(case["scale_e8m0"])).reshape(-1)
+    assert blocks.any() and not blocks.all()
+    xb = x.reshape(-1, 32)[blocks].astype(np.float64)
+    theirs = np.frombuffer(bytes.fromhex(case["qdata"]), np.uint8).reshape(-1, 32)[blocks]
+    assert (theirs == FP8_E4M3.encode(xb * 2.0 ** 126, signed_zero=True)).all()
+    ours = quant.quantize(x, "fp8_e4m3_g32").codes.reshape(-1, 32)[blocks]
+    assert (ours == FP8_E4M3.encode(xb * 2.0 ** 127, signed_zero=True)).all() and (ours != theirs).any()
 
 
 def test_smallest_scale_difference_is_the_documented_one():
@@ -106,3 +120,8 @@ def test_random_tensors_match_torchao(seed, backend):
     assert (q.element_codes() == 8).sum() > 100                   # the case exercises E2M1's negative zero
     nv = golden_torchao.torchao_nvfp4(x)
     compare(quant.quantize(x, "nvfp4", backend=backend), {"format": "nvfp4", **nv}, x)
+    m8 = golden_torchao.torchao_mxfp8(x)
+    q8 = quant.quantize(x, "fp8_e4m3_g32", backend=backend)
+    assert not differing_blocks(x, np.array(m8["scale_e8m0"])).any()
+    compare(q8, {"format": "fp8_e4m3_g32", **m8}, x)
+    assert (q8.codes == 0x80).sum() > 100                         # E4M3's negative zero is exercised

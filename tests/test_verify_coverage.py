@@ -117,6 +117,26 @@ def test_runs_reference_for_matches_what_the_back_end_does(backend, recipe_name,
         assert any(c.startswith(operand) for c in claims) == bool(calls), (operand, claims, calls)
 
 
+@pytest.mark.parametrize("backend", ["numba", "accel", "triton"])
+def test_attention_claims_match_what_the_back_end_does(backend, monkeypatch):
+    """semanticdialect-attn8: INT8 Q, K and MX FP8 P, V; spy on both formats' reference quantizers."""
+    from quant.recipes import recipe
+    from quant.registry import MXFloatFormat, ScaledIntFormat
+    calls = []
+    for cls in (ScaledIntFormat, MXFloatFormat):
+        real = cls.quantize
+        monkeypatch.setattr(cls, "quantize", lambda self, *a, _real=real, **k: calls.append(self.name)
+                            or _real(self, *a, **k))
+    claims = coverage.runs_reference_for("semanticdialect-attn8", backend)
+    att = recipe("semanticdialect-attn8").attention
+    x = np.random.default_rng(0).standard_normal((4, 64)).astype(np.float32)
+    for spec in (att.q, att.p):
+        calls.clear()
+        quant.quantize(x, spec.fmt, backend=backend)
+        assert any(c.startswith("attention") and f"({spec.fmt})" in c for c in claims) == bool(calls), \
+            (spec.fmt, claims, calls)
+
+
 def test_non_deterministic_back_end_is_reported_not_crashed():
     cfg = load_run_config(None, recipe="mxfp4", slice_steps=1, check_backends=[FLAKY])
     ref, lat = verify.tapped_slice(cfg, cfg.full_backend)

@@ -3,8 +3,8 @@
 Where decoding happens (one choice, the same in RTL, area and energy): 4-bit elements are decoded at the array
 edge, one decoder per lane on each edge (rows x lanes for X, cols x lanes for W), and the PE lanes multiply 5-bit
 signed integers (`mac_lane_int5`; INT4 lanes 4-bit, INT8 lanes 8-bit, no decoder).  Each PE has one block scaler
-per scale kind its lanes need (pow2 for dialect / MXFP4, E4M3 product for NVFP4, float for INT4 / INT8; no sharing
-between kinds is modelled [ours]).
+per scale kind its lanes need (pow2 for dialect / MXFP4, pow2_wide for MX FP8, E4M3 product for NVFP4, float for
+INT4 / INT8; no sharing between kinds is modelled [ours]).
 
 Swappable: when rtl_models/data/area.csv exists (Yosys synthesis of the RTL, 45 nm NanGate cell areas), the blocks
 named in YOSYS_BLOCKS replace the table entries of their component and the source reads "yosys".  The LUT unit comes
@@ -67,18 +67,20 @@ def per_instance_areas(table: EnergyTable, csv_path: Path | None = YOSYS_AREA_CS
 
 def lane_kinds(modes: dict) -> dict:
     """Lane component -> lanes per PE.  INT4 and INT8 run on the 5-bit lanes when a design has them (an 8x8
-    product from four 5x5 multipliers' worth of area [ours]), so they add area only where they are the only kind."""
+    product from four 5x5 multipliers' worth of area [ours]), so they add area only where they are the only kind.
+    FP8 (MX E4M3) lanes are always their own."""
     int5 = max([modes[m] for m in INT5_LANE_MODES if m in modes], default=0)
     lanes = {"pe.int5_lane": int5}
     lanes["pe.int4_lane"] = modes.get("int4", 0) if not int5 else 0
     lanes["pe.int8_lane"] = modes.get("int8", 0) if not (int5 or lanes["pe.int4_lane"]) else 0
+    lanes["pe.fp8_lane"] = modes.get("fp8", 0)        # its own lanes: significand products into a 41-bit tree [ours]
     lanes["pe.fp16_lane"] = max(modes.get("fp16", 0), modes.get("w4a16", 0))
     return lanes
 
 
 def decoder_component(arch: ArchSpec) -> str | None:
-    """The edge decoder of the design: a dialect ROM decoder when it has dialect lanes, else E2M1 when it has
-    MXFP4 / NVFP4 lanes, else none (INT)."""
+    """The edge decoder of the design's 4-bit lanes: a dialect ROM decoder when it has dialect lanes, else E2M1
+    when it has MXFP4 / NVFP4 lanes, else none (INT).  FP8 lanes' E4M3 decoders are counted beside it."""
     kinds = {DECODER_KIND[m] for m, _ in arch.pe_array.mac_modes if m in DECODER_KIND}
     if "dialect" in kinds:
         return f"decoder.dialect_d{arch.decode_lut.max_dialects}"
@@ -96,8 +98,10 @@ def instance_counts(arch: ArchSpec) -> dict:
     lut = arch.lut_unit
     return {
         "pe_array": {**{k: pes * v for k, v in lanes.items()}, **{s: pes for s in sorted(scalers)}},
-        # X-edge and W-edge decoders for the 4-bit lanes; W-edge decoders for weight-only (FP16) lanes
-        "decoders": {dec: (pe.rows + pe.cols) * four + pe.cols * modes.get("w4a16", 0)} if dec else {},
+        # X-edge and W-edge decoders for the 4-bit lanes; W-edge decoders for weight-only (FP16) lanes; E4M3
+        # decoders on both edges for the FP8 lanes
+        "decoders": {**({dec: (pe.rows + pe.cols) * four + pe.cols * modes.get("w4a16", 0)} if dec else {}),
+                     **({"decoder.e4m3": (pe.rows + pe.cols) * modes["fp8"]} if "fp8" in modes else {})},
         "lut_unit": {LUT_BANK: lut.units * lut.banks if lut.selector != "none" else 0},
         # table entries are per unit of ACT_QUANTIZER_LANES lanes; other widths scale with their lanes
         "act_quantizer": {f"act_quantizer.{k}": n * lanes / ACT_QUANTIZER_LANES for k, n, lanes in arch.act_quantizers},

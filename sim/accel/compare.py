@@ -62,7 +62,7 @@ def peak_quantized_macs(spec: ArchSpec) -> int:
     """Peak MACs per cycle of the design's widest quantized lane kind (4-bit if it has one, else INT8 / FP16)."""
     modes = dict(spec.pe_array.mac_modes)
     pes = spec.pe_array.rows * spec.pe_array.cols
-    for group in (FOUR_BIT_LANE_MODES, ("int8",), ("w4a16", "fp16")):
+    for group in (FOUR_BIT_LANE_MODES, ("int8", "fp8"), ("w4a16", "fp16")):
         lanes = [modes[m] for m in group if m in modes]
         if lanes:
             return pes * max(lanes)

@@ -1,7 +1,7 @@
 """Action counts (what happened, not what it cost): per op, for the whole run (instances x repeat).
 
-Actions: `mac.<mode>` per MAC, `block_scale.<pow2|e4m3|float>` per scaled block partial, `decode.<dialect|e2m1>`
-per 4-bit element decoded at the array edge, `lut_elem` / `lut_err_lookup` in the LUT unit (dialect selection),
+Actions: `mac.<mode>` per MAC, `block_scale.<pow2|pow2_wide|e4m3|float>` per scaled block partial,
+`decode.<dialect|e2m1|e4m3>` per element decoded at the array edge (4-bit elements and FP8 E4M3), `lut_elem` / `lut_err_lookup` in the LUT unit (dialect selection),
 `scale_quant.<kind>` per element of a scale-and-round online quantizer, `vec_op` per vector-lane operation,
 `sram.<buffer>.read|write` per access of the buffer's `access_bits`, `dram.read_byte|write_byte` per byte.
 
@@ -22,8 +22,8 @@ from .recipes import BLOCK_SCALE_KIND, SCALE_QUANTIZERS
 BUFFERS = ("inputs", "weights", "outputs")
 COMPONENTS = ("pe_array", "decoders", "lut_unit", "act_quantizer", "vector_unit", "sram_inputs", "sram_weights",
               "sram_outputs", "dram")
-SCALE_KINDS = ("pow2", "e4m3", "float")
-DECODER_KINDS = ("dialect", "e2m1")
+SCALE_KINDS = ("pow2", "pow2_wide", "e4m3", "float")
+DECODER_KINDS = ("dialect", "e2m1", "e4m3")
 
 
 def component_of(action: str) -> str:

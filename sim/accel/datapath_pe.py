@@ -16,6 +16,8 @@ output buffer as float32 (PSUM_BYTES) and comes back unchanged; a block that str
 weight-stationary fold or K chunk that ends inside a block, e.g. INT8's one block per row) carries its integer
 partial through the buffer instead, which must fit PSUM_BYTES.
 Block scalers: pow2 (dialect / MXFP4): S = P * 2^(ex + ew - 2), exact, +0 below 2^-126, an error above 2^127;
+pow2_wide (MX FP8 lanes: 4x4-bit significand products shifted into a 41-bit block adder tree): S = P * 2^(ex + ew
+- 18) rounded once to float32 (a normalizer with round to nearest even; no flush), the same overflow error;
 e4m3 / float (NVFP4 / INT): S = fl32(fl32(fl32(P) * sx) * sw), then once per output fl32(acc * post).
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from quant.errors import QuantError
-from quant.gemm import FLUSH_BELOW, OVERFLOW_ABOVE
+from quant.gemm import FLUSH_BELOW, OVERFLOW_ABOVE, exponent_offset
 from quant.qtensor import QTensor
 
 from .mapping import GemmProblems, choose_tiling
@@ -76,10 +78,21 @@ def edge_decode(arch: ArchSpec, qt: QTensor, mode: str) -> np.ndarray:
         mag = rom[d, codes & 7]
     elif kind == "e2m1":
         mag = E2M1_HALF_UNITS[codes & 7]
+    elif kind == "e4m3":
+        return _decode_e4m3(codes)
     else:                                                    # INT lanes: two's complement, no decoder
         bits = qt.format.element.bits
         return np.where(codes >= 1 << (bits - 1), codes - (1 << bits), codes)
     return np.where(codes & 8, -mag, mag)
+
+
+def _decode_e4m3(codes: np.ndarray) -> np.ndarray:
+    """The E4M3 edge decoder: code S.EEEE.MMM -> signed sig * 2^shift with sig = 1.MMM (E > 0) or 0.MMM (E = 0) as
+    a 4-bit integer and shift = max(E, 1) - 1, i.e. the value times 2^9 (rtl-free model; the NaN code never reaches
+    it: qgemm refuses it first)."""
+    e, m = (codes >> 3) & 15, codes & 7
+    mag = (m + np.where(e > 0, 8, 0)) << (np.maximum(e, 1) - 1)
+    return np.where(codes & 0x80, -mag, mag)
 
 
 # ---- schedule ------------------------------------------------------------------------------------------------
@@ -119,6 +132,16 @@ def _pow2_scaled(p, ex, ew, b: int, m0: int, n0: int):
     return np.where(s < FLUSH_BELOW, F32(0), scaled).astype(F32)
 
 
+def _pow2_wide_scaled(p, ex, ew, offset: int, b: int, m0: int, n0: int):
+    s = ex[:, None] + ew[None, :] + offset
+    if (s > OVERFLOW_ABOVE).any():
+        i, j = np.argwhere(s > OVERFLOW_ABOVE)[0]
+        raise QuantError(f"qgemm: block scale 2^{int(s[i, j])} overflows float32 at row {m0 + i}, column {n0 + j}, "
+                         f"block {b} (exponent sum above {OVERFLOW_ABOVE})")
+    with np.errstate(over="ignore"):                          # the normalizer rounds once: exact value -> float32
+        return np.ldexp(p.astype(np.float64), s).astype(F32)
+
+
 def _float_scaled(p, sx, sw):
     part = (p.astype(F32) * sx[:, None]).astype(F32)
     return (part * sw[None, :]).astype(F32)
@@ -133,7 +156,8 @@ def accumulate(arch: ArchSpec, qx: QTensor, qw: QTensor) -> np.ndarray:
     bound = int(np.abs(vx).max(initial=0)) * int(np.abs(vw).max(initial=0)) * B
     if bound >= EXACT_F64:
         raise QuantError(f"accel: block partials up to {bound} exceed the exact adder-tree model (2^53)")
-    pow2 = BLOCK_SCALE_KIND[mx] == "pow2"
+    scaler = BLOCK_SCALE_KIND[mx]
+    offset = exponent_offset(qx, qw)
     macs = dict(arch.pe_array.mac_modes)[mx]
     tiles = schedule(arch, qx.rows, qw.rows, kp, macs, qx.bits_per_element / 8, qw.bits_per_element / 8)
     psum = np.zeros((qx.rows, qw.rows), dtype=F32)            # output buffer: float32 partial sums
@@ -148,9 +172,12 @@ def accumulate(arch: ArchSpec, qx: QTensor, qw: QTensor) -> np.ndarray:
                 p = p + (xf[t.m0:t.m1, lo:hi] @ wf[t.n0:t.n1, lo:hi].T).astype(np.int64)   # exact adder tree
                 if hi < (b + 1) * B:                          # the block continues in the next segment
                     break
-                if pow2:
+                if scaler == "pow2":
                     part = _pow2_scaled(p, qx.exponent[t.m0:t.m1, b].astype(np.int64),
                                         qw.exponent[t.n0:t.n1, b].astype(np.int64), b, t.m0, t.n0)
+                elif scaler == "pow2_wide":
+                    part = _pow2_wide_scaled(p, qx.exponent[t.m0:t.m1, b].astype(np.int64),
+                                             qw.exponent[t.n0:t.n1, b].astype(np.int64), offset, b, t.m0, t.n0)
                 else:
                     part = _float_scaled(p, qx.scale[t.m0:t.m1, b].astype(F32), qw.scale[t.n0:t.n1, b].astype(F32))
                 acc = (acc + part).astype(F32)                # float32 accumulator, round to nearest even
@@ -159,7 +186,7 @@ def accumulate(arch: ArchSpec, qx: QTensor, qw: QTensor) -> np.ndarray:
                 raise SpecError(arch.source_file, "global_buffer.outputs",
                                 f"an open block's integer partial exceeds the {8 * PSUM_BYTES}-bit partial-sum word")
             psum[out], carry[out] = acc, p
-    if not pow2:
+    if scaler not in ("pow2", "pow2_wide"):
         post = F32(F32(F32(qx.tensor_scale) * F32(qw.tensor_scale)) * F32(qx.format.unit * qw.format.unit))
         psum = (psum * post).astype(F32)
     return psum

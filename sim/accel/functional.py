@@ -15,7 +15,7 @@ LUT unit or the edge decoder ROM, a MAC mode the array lacks, a SeDA sub-book la
 
 Not modelled, delegated to the format's reference path: exact_mse selection (an offline weight selector; the
 accelerator receives such weights encoded; also MXFP4's fixed RNE rounding) and the scale-and-round quantizers of
-NVFP4 / INT formats (`act_quantizers`).
+NVFP4 / INT / MXFP8 formats (`act_quantizers`).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 Every recipe that `quant.recipe_names()` knows (or a quant `Recipe` object, or a recipe YAML file) has a hardware
 view: the PE lane kind (MAC mode) its fully quantized linears need, the storage bits per element of each operand
 (block metadata included, from the format objects), the online activation quantizer it needs (a dialect selector
-for dialect formats, a scale-and-round unit for MXFP4 / NVFP4 / INT), the formatbook size the LUT unit scans, the
+for dialect formats, a scale-and-round unit for MXFP4 / NVFP4 / INT / MXFP8), the formatbook size the LUT unit scans, the
 decomposition rows and the SeDA sub-book count.  The layer policy (which linear is FP, weight-only or fully
 quantized) is the quant recipe's own regex policy, asked per layer name (`layer_policy`).
 """
@@ -17,14 +17,18 @@ FP16_BITS = 16.0
 # Online activation quantizers.  Dialect selectors run on the LUT unit; scale-and-round quantizers are the
 # `act_quantizers` of a design (amax tree, scale, rounding; no dialect search).
 DIALECT_SELECTORS = ("lut_argmin", "two_stage")
-SCALE_QUANTIZERS = ("e2m1_round", "nvfp4_scale", "int_scale")
+SCALE_QUANTIZERS = ("e2m1_round", "nvfp4_scale", "int_scale", "e4m3_round")
 # PE lane kinds (MAC modes) and how their block partials are scaled:
-#   pow2  exact 2^(ex+ew-2) shift + float32 accumulate (rtl_models/hdl/bs_fp32_acc.v)
-#   e4m3  E4M3 x E4M3 scale product applied to the integer partial + float32 accumulate (NVFP4)
-#   float float32 scale multiplications (INT4 FP16 group scales, INT8 per-row scales once per output)
-BLOCK_SCALE_KIND = {"dialect4": "pow2", "e2m1": "pow2", "fp4_scaled": "e4m3", "int4": "float", "int8": "float"}
-# element decoders at the array edge that feed the PE lanes 5-bit signed integers
-DECODER_KIND = {"dialect4": "dialect", "e2m1": "e2m1", "fp4_scaled": "e2m1"}
+#   pow2      exact 2^(ex+ew-2) shift + float32 accumulate (rtl_models/hdl/bs_fp32_acc.v)
+#   pow2_wide MX FP8 (fp8 lanes): the 41-bit integer partial times 2^(ex+ew-18), rounded once to float32, + float32
+#             accumulate (quant/gemm.py; no RTL yet)
+#   e4m3      E4M3 x E4M3 scale product applied to the integer partial + float32 accumulate (NVFP4)
+#   float     float32 scale multiplications (INT4 FP16 group scales, INT8 per-row scales once per output)
+BLOCK_SCALE_KIND = {"dialect4": "pow2", "e2m1": "pow2", "fp4_scaled": "e4m3", "int4": "float", "int8": "float",
+                    "fp8": "pow2_wide"}
+# element decoders at the array edge: 5-bit signed integers for the 4-bit lanes; E4M3 -> (sign, 4-bit significand,
+# 4-bit shift) for the fp8 lanes
+DECODER_KIND = {"dialect4": "dialect", "e2m1": "e2m1", "fp4_scaled": "e2m1", "fp8": "e4m3"}
 POLICIES = ("fp", "mod", "quant")
 
 
@@ -99,6 +103,8 @@ class HwRecipe:
 
 def mac_mode_of(fmt) -> str:
     """The PE lane kind that multiplies elements of a quant format object."""
+    if getattr(fmt, "scale_kind", None) == "pow2_wide":      # MX FP8 (quant/mx_float.py)
+        return "fp8"
     book = getattr(fmt, "book_name", None)
     if book is not None:
         return "e2m1" if book == "e2m1" else "dialect4"
@@ -120,7 +126,7 @@ def online_kind(fmt, selector: str | None, seda: bool) -> str:
             raise QuantError(f"activation selector {sel!r} has no online hardware model; online dialect selectors: "
                              f"{', '.join(DIALECT_SELECTORS)}")
         return sel
-    return "nvfp4_scale" if mac_mode_of(fmt) == "fp4_scaled" else "int_scale"
+    return {"fp4_scaled": "nvfp4_scale", "fp8": "e4m3_round"}.get(mac_mode_of(fmt), "int_scale")
 
 
 def _bits(fmt, block: int | None, sub_books: int = 1) -> float:

@@ -16,11 +16,11 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 ARCH_DIR = CONFIG_DIR / "arch"
 DATAFLOWS = ("os", "ws")
 # PE datapath modes: which operand pair a MAC consumes (recipes name the mode they need; see recipes.py)
-MAC_MODES = ("dialect4", "e2m1", "fp4_scaled", "int4", "int8", "w4a16", "fp16")
+MAC_MODES = ("dialect4", "e2m1", "fp4_scaled", "int4", "int8", "fp8", "w4a16", "fp16")
 # the LUT unit's selector kind ("seda": LUT argmin restricted to a sub-formatbook; "none": no LUT unit)
 LUT_SELECTORS = ("lut_argmin", "two_stage", "seda", "none")
 # scale-and-round online quantizers for non-dialect activation formats (sim/accel/recipes.py SCALE_QUANTIZERS)
-ACT_QUANTIZERS = ("e2m1_round", "nvfp4_scale", "int_scale")
+ACT_QUANTIZERS = ("e2m1_round", "nvfp4_scale", "int_scale", "e4m3_round")
 # elements per cycle of one scale-and-round unit unless the design says otherwise; the energy table's
 # act_quantizer.* areas are for a unit of this width
 ACT_QUANTIZER_LANES = 8

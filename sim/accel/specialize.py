@@ -7,11 +7,11 @@ DRAM, vector unit and node.  What it changes:
 - PE lanes (MAC modes): only the recipe's lane kind for its quantized linears, `w4a16` when it has weight-only
   linears, and `fp16` for the FP-kept layers (embedders, final layer) and FP attention;
 - element decoders: follow from the lane kind (dialect ROM decoders for dialect lanes, E2M1 decoders for MXFP4 and
-  NVFP4, none for INT), at the array edge (sim/accel/area.py);
+  NVFP4, E4M3 decoders for MX FP8, none for INT), at the array edge (sim/accel/area.py);
 - online activation quantizer: the LUT unit only where activations pick a dialect online (book size = the
   recipe's D, banks capped at D, the recipe's selector kind; SeDA scans one sub-book per block on the same LUT
   argmin unit), else one scale-and-round unit
-  kind (`act_quantizers`) for MXFP4 / NVFP4 / INT, or nothing for weight-only and FP recipes.
+  kind (`act_quantizers`) for MXFP4 / NVFP4 / INT / MX FP8, or nothing for weight-only and FP recipes.
 `check_runs` tells whether a design can run a recipe, naming the field that is missing and the valid choices.
 """
 from __future__ import annotations
@@ -24,8 +24,9 @@ from .spec import ACT_QUANTIZER_LANES, ArchSpec, LutUnit
 
 FOUR_BIT_LANE_MODES = ("dialect4", "e2m1", "fp4_scaled", "int4")
 # lanes per PE when the base design has no lane of the kind: the base's widest 4-bit lane count, halved for INT8
-# (an 8x8 product costs about four 5x5 ones, tables in configs/energy) [ours]
+# (an 8x8 product costs about four 5x5 ones, tables in configs/energy) and for FP8 (an 8-bit operand, as INT8) [ours]
 INT8_LANE_RATIO = 0.5
+EIGHT_BIT_LANE_MODES = ("int8", "fp8")
 
 
 def modes_needed(hw: HwRecipe) -> list:
@@ -59,7 +60,7 @@ def _lanes(base: ArchSpec, mode: str) -> int:
     four = max([have[m] for m in FOUR_BIT_LANE_MODES if m in have], default=1)
     if mode in FOUR_BIT_LANE_MODES:
         return four
-    if mode == "int8":
+    if mode in EIGHT_BIT_LANE_MODES:
         return max(1, int(four * INT8_LANE_RATIO))
     return 1
 

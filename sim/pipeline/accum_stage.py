@@ -25,7 +25,7 @@ import quant
 from quant import golden
 from quant.formats import E2M1, FP8_E4M3, FP16, IntElementFormat
 from quant.qtensor import QTensor, pack_nibbles
-from quant.registry import DialectFormat, ScaledIntFormat, get_format
+from quant.registry import DialectFormat, MXFloatFormat, ScaledIntFormat, get_format
 from quant.vectors import accumulate_in, accumulation_order_operands, differing_share, rounding_tie_activations
 
 STAGE_FORMATS = ("dialectfp4", "dialectfp4-32", "mxfp4", "nvfp4", "int4_g32", "int4_g128")
@@ -113,6 +113,11 @@ def golden_qtensor(x: np.ndarray, fmt: str):
     f = get_format(fmt)
     r, k = x.shape
     nb = k // f.default_block
+    if isinstance(f, MXFloatFormat) and f.element is FP8_E4M3:
+        blocks = [golden.mxfp8_block([float(v) for v in row[i:i + f.default_block]])
+                  for row in x for i in range(0, k, f.default_block)]
+        return f.make_qtensor((r, k), f.default_block, np.array([b[1] for b in blocks]).reshape(r, k),
+                              np.array([b[0] for b in blocks]).reshape(r, nb))
     if isinstance(f, ScaledIntFormat) and f.element is E2M1 and f.scale_format is FP8_E4M3 \
             and f.tensor_scale_divisor == 2688.0:                 # golden.nvfp4_tensor's fixed divisor 6 * 448
         g, scales, codes, _ = golden.nvfp4_tensor([float(v) for v in x.reshape(-1)], f.default_block)

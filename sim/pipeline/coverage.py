@@ -116,9 +116,27 @@ def runs_reference_for(recipe, backend: str) -> tuple:
         elif isinstance(f, DialectFormat) and sel == "exact_mse" and (
                 backend == "accel" or (backend == "triton" and f.book.size > 1)):
             parts.append(f"{operand} selection (exact_mse over {spec.fmt}): offline, on the host")
+    parts += _attention_parts(r, backend)
     if r.seda.enabled:
         parts.append("SeDA sub-formatbook choice (quant/seda.py): NumPy on every back end")
     return tuple(parts)
+
+
+def _attention_parts(r, backend: str) -> list:
+    """Full-path attention operands whose quantizer `backend` borrows from the reference: INT formats on numba
+    and accel, MX FP8 on accel (numba and triton have their own MX kernels)."""
+    from quant.registry import MXFloatFormat, ScaledIntFormat, get_format
+    by_fmt = {}
+    for name in ("q", "k", "p", "v"):
+        spec = getattr(r.attention, name)
+        if spec is None:
+            continue
+        f = get_format(spec.fmt)
+        if (isinstance(f, ScaledIntFormat) and backend in ("numba", "accel")) or \
+                (isinstance(f, MXFloatFormat) and backend == "accel"):
+            by_fmt.setdefault(spec.fmt, []).append(name.upper())
+    return [f"attention {', '.join(ops)} quantize ({fmt}): no own {backend} quantize path"
+            for fmt, ops in by_fmt.items()]
 
 
 # Synthetic verify stages: kind -> fn(backend, reference) -> (checked, identical, detail).  A stage checks test
