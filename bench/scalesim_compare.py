@@ -3,7 +3,7 @@
     python bench/scalesim_compare.py [--venv DIR] [--shapes M,K,N;M,K,N...]
 
 SCALE-Sim (`scalesim` on PyPI) breaks on numpy 2, so it runs from its own venv (created on first use under
-~/.cache/semdialect/scalesim-venv with numpy<2).  For each dataflow (os, ws) all shapes run as one SCALE-Sim
+~/.cache/semdialect/scalesim-venv with numpy<2).  For each dataflow (os, ws, is) all shapes run as one SCALE-Sim
 topology; the model's compute cycles for configs/arch/int8-systolic.yaml are compared with COMPUTE_REPORT.csv's
 "Total Cycles" (SCALE-Sim's CALC bandwidth mode sizes DRAM bandwidth so that there are no stalls, so the compute
 pipeline alone is compared).  Prints per-shape errors, the worst error and the speed ratio (same run).
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     py = ensure_venv(args.venv)
     worst = 0.0
     print(f"{'dataflow':<9}{'M':>6}{'K':>6}{'N':>6}{'SCALE-Sim':>12}{'model':>12}{'error %':>10}")
-    for df in ("os", "ws"):
+    for df in ("os", "ws", "is"):
         ref, t_ref = run_scalesim(py, arch, df, shapes)
         ours, t_ours = model_cycles(arch, df, shapes)
         for (m, k, n), a, b in zip(shapes, ref, ours):

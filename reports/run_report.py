@@ -72,14 +72,15 @@ def build_pdf(out_dir) -> Path:
     out = Path(out_dir)
     manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
     t = {n: _read(out, n) for n in ("summary", "quality", "crosscheck", "crosscheck_coverage", "energy_breakdown",
-                                   "latency_per_op", "latency_per_block", "dialect_usage")}
+                                   "latency_per_op", "latency_per_block", "dialect_usage", "full_path_quality")}
     with atomic_path(out / "report.pdf") as tmp:
         with PdfPages(tmp) as pdf:
             _summary_page(pdf, manifest, t)
             if (out / "codesign.csv").exists():
                 from .codesign_report import codesign_pages
                 codesign_pages(pdf, out)
-            for page in (_energy_page, _latency_page, _roofline_page, _dialect_page, _recipe_page):
+            for page in (_energy_page, _attention_page, _latency_page, _roofline_page, _dialect_page,
+                         _recipe_page):
                 page(pdf, t, manifest)
             if (out / FRAMES_PNG).exists():
                 _image_page(pdf, out / FRAMES_PNG, "FP vs quantized frames (same prompts and seeds)")
@@ -168,6 +169,11 @@ def _energy_page(pdf, t, _m):
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right upper", fontsize=7, title="component")
     save_page(pdf, fig, "energy by component")
+
+
+def _attention_page(pdf, t, _m):
+    from .attention_page import attention_page
+    attention_page(pdf, t["summary"], t["full_path_quality"])
 
 
 def _main_rows(df, manifest, workload=None):

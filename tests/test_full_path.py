@@ -216,3 +216,21 @@ def test_run_notes_quote_the_committed_full_path_quality_cost():
     notes = _full_path_notes(("semanticdialect", "mxfp4"))
     assert len(notes) == 1 and "semanticdialect-fullpath" in notes[0] and "dB PSNR" in notes[0]
     assert _full_path_notes(("mxfp4",)) == []
+
+
+def test_full_path_quality_table_pairs_each_run_recipe_with_the_study():
+    """The report's quality-cost table: a recipe with its -fullpath variant, a recipe that quantizes attention
+    itself with the recipe it extends, numbers as in the committed study; a recipe the study lacks has no row."""
+    import pandas as pd
+    from sim.pipeline.config import ROOT
+    from sim.pipeline.tables import FULL_PATH_STUDY, full_path_quality_table
+    q = full_path_quality_table(("semanticdialect", "semanticdialect-attn8", "mxfp4")).set_index("run_recipe")
+    assert list(q.index) == ["semanticdialect", "semanticdialect-attn8"]
+    assert tuple(q.loc["semanticdialect", ["recipe", "quantized_recipe"]]) == ("semanticdialect",
+                                                                              "semanticdialect-fullpath")
+    assert tuple(q.loc["semanticdialect-attn8", ["recipe", "quantized_recipe"]]) == ("semanticdialect",
+                                                                                    "semanticdialect-attn8")
+    s = pd.read_csv(ROOT / FULL_PATH_STUDY)
+    s = s[s.outliers == "none"].set_index("recipe")
+    assert q.loc["semanticdialect-attn8", "delta_psnr_db"] == (s.loc["semanticdialect-attn8", "psnr_db"]
+                                                               - s.loc["semanticdialect", "psnr_db"])

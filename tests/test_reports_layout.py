@@ -15,7 +15,8 @@ from reports.run_report import TOP_OP_TYPES, build_pdf, op_type_latency
 from reports.sweep_report import write_sweep_report
 from sim.sweep.analysis import analyse
 
-RECIPES = ("semanticdialect", "semanticdialect-no-decomp", "nvfp4", "mxfp4", "int4_g32")
+RECIPES = ("semanticdialect", "semanticdialect-no-decomp", "semanticdialect-b16-fullpath", "nvfp4", "mxfp4",
+           "int4_g32")
 WORKLOADS = ("tiny", "opensora2-256px")
 COMPONENTS = ("pe_array", "decode_lut", "lut_unit", "vector_unit", "sram_inputs", "sram_weights", "sram_outputs",
               "dram")
@@ -59,8 +60,19 @@ def write_synthetic_run(folder, rng):
     pd.DataFrame([{"workload": w, "recipe": r, "arch": "edge-large", "latency_s": 2.5e4, "energy_j": 4.8e4,
                    "area_mm2": 8.84, "dram_bytes": 8.3e8, "mac_utilization": 0.18, "clock_mhz": 1000.0,
                    "peak_macs_per_cycle_4bit": 2048, "dram_bytes_per_cycle": 51.2, "psnr_db": 21.4, "ssim": 0.59,
-                   "tdiff_psnr_db": 25.4, "act_bits_per_element": 4.38, "extra_mac_fraction": 0.05}
+                   "tdiff_psnr_db": 25.4, "act_bits_per_element": 4.38, "extra_mac_fraction": 0.05,
+                   "full_path": r.endswith("fullpath"), "attention_share_of_latency": float(rng.uniform(0.2, 1)),
+                   "attention_share_of_energy": float(rng.uniform(0.2, 1)),
+                   **({} if r.endswith("fullpath") or w == "tiny" else {
+                       "full_path_latency_s": 7e3, "full_path_energy_j": 2.7e4,
+                       "full_path_attention_share_of_latency": float(rng.uniform(0, 1)),
+                       "full_path_attention_share_of_energy": float(rng.uniform(0, 1))})}
                   for w in WORKLOADS for r in RECIPES]).to_csv(folder / "summary.csv", index=False)
+    pd.DataFrame([{"run_recipe": r, "recipe": r.removesuffix("-fullpath"),
+                   "quantized_recipe": r if r.endswith("fullpath") else f"{r}-fullpath", "psnr_db": 22.4,
+                   "quantized_psnr_db": 18.5, "delta_psnr_db": -3.88, "task_all": 0.75, "quantized_task_all": 0.5,
+                   "source": "results/study-fullpath/summary.csv"} for r in RECIPES[:4]]
+                 ).to_csv(folder / "full_path_quality.csv", index=False)
     layers = [f"double_blocks.{b}.{k}" for b in range(12) for k in LAYER_KINDS]
     pd.DataFrame([{"recipe": "semanticdialect", "outliers": False, "layer": lay, "operand": "act", "dialect": d,
                    "blocks": int(rng.integers(0, 500))} for lay in layers for d in range(32)]
@@ -117,7 +129,23 @@ def checked_pages(monkeypatch):
 def test_run_report_pages_fit(tmp_path, checked_pages):
     build_pdf(write_synthetic_run(tmp_path, np.random.default_rng(0)))
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
-    assert checked_pages["saved"] >= 7 and checked_pages["checked"] == checked_pages["saved"]
+    assert checked_pages["saved"] >= 8 and checked_pages["checked"] == checked_pages["saved"]
+
+
+def test_attention_page_pairs_fp16_and_quantized_attention(tmp_path):
+    """Per recipe of the full-size workload: the FP16-attention share from the run, the quantized one from its
+    full-path what-if, or only the quantized one for a recipe that quantizes attention itself."""
+    from reports.attention_page import attention_rows
+    s = pd.read_csv(write_synthetic_run(tmp_path, np.random.default_rng(3)) / "summary.csv")
+    rows = attention_rows(s).set_index("recipe")
+    assert list(rows.index) == list(RECIPES) and (rows.workload == "opensora2-256px").all()
+    big = s[s.workload == "opensora2-256px"].set_index("recipe")
+    sd, fp = rows.loc["semanticdialect"], rows.loc["semanticdialect-b16-fullpath"]
+    assert sd.fp16_attention_share_of_energy == big.loc["semanticdialect", "attention_share_of_energy"]
+    assert sd.quant_attention_share_of_latency == big.loc["semanticdialect", "full_path_attention_share_of_latency"]
+    assert np.isnan(fp.fp16_attention_share_of_latency)
+    assert fp.quant_attention_share_of_latency == big.loc["semanticdialect-b16-fullpath",
+                                                          "attention_share_of_latency"]
 
 
 @pytest.mark.filterwarnings("error::reports.pages.PageOverflowWarning")

@@ -78,6 +78,25 @@ def lane_kinds(modes: dict) -> dict:
     return lanes
 
 
+# bits a PE holds of the stationary operand in ws / is: its widest mode's lanes x decoded bits per lane (4-bit
+# lanes multiply 5-bit integers; INT8 lanes 8 bits; FP16 16) [ours]
+LANE_OPERAND_BITS = {"dialect4": 5, "e2m1": 5, "fp4_scaled": 5, "int4": 5, "int8": 8, "fp8": 8, "w4a16": 16,
+                     "fp16": 16}   # fp8: the E4M3 code itself [ours]
+ACC_BITS = 32          # the float32 accumulator
+
+
+def register_bits(pe) -> dict:
+    """Per PE: bits of the second register (`shadow_registers`: the accumulator's twin where the array runs os,
+    the stationary operand's where it runs ws or is) and of the dataflow-switch muxes (an array that runs more
+    than one dataflow: operand hold + partial-sum input select)."""
+    dfs = pe.mapper_dataflows
+    operand = max(n * LANE_OPERAND_BITS[m] for m, n in pe.mac_modes)
+    k_on_rows = any(d in ("ws", "is") for d in dfs)
+    shadow = (ACC_BITS * ("os" in dfs) + operand * k_on_rows) if pe.shadow_registers else 0
+    switch = operand + ACC_BITS if len(dfs) > 1 else 0
+    return {"pe.shadow_register_bit": shadow, "pe.dataflow_switch_bit": switch}
+
+
 def decoder_component(arch: ArchSpec) -> str | None:
     """The edge decoder of the design's 4-bit lanes: a dialect ROM decoder when it has dialect lanes, else E2M1
     when it has MXFP4 / NVFP4 lanes, else none (INT).  FP8 lanes' E4M3 decoders are counted beside it."""
@@ -97,7 +116,8 @@ def instance_counts(arch: ArchSpec) -> dict:
     dec = decoder_component(arch)
     lut = arch.lut_unit
     return {
-        "pe_array": {**{k: pes * v for k, v in lanes.items()}, **{s: pes for s in sorted(scalers)}},
+        "pe_array": {**{k: pes * v for k, v in lanes.items()}, **{s: pes for s in sorted(scalers)},
+                     **{k: pes * v for k, v in register_bits(pe).items() if v}},
         # X-edge and W-edge decoders for the 4-bit lanes; W-edge decoders for weight-only (FP16) lanes; E4M3
         # decoders on both edges for the FP8 lanes
         "decoders": {**({dec: (pe.rows + pe.cols) * four + pe.cols * modes.get("w4a16", 0)} if dec else {}),

@@ -111,7 +111,7 @@ def schedule(arch: ArchSpec, m: int, n: int, kp: int, macs: int, x_bytes: float 
     """The tiles of an (m x kp) x (n x kp)^T GEMM in execution order, each with its K segments."""
     mt, nt, kt, order = _tiling(arch, m, n, kp, macs, x_bytes, w_bytes)
     chunks = [(k0, min(k0 + kt, kp)) for k0 in range(0, kp, kt)]
-    if arch.pe_array.dataflow == "ws":                       # K along the rows: one fold holds rows x macs
+    if arch.pe_array.dataflow in ("ws", "is"):               # K along the rows: one fold holds rows x macs
         fold = arch.pe_array.rows * macs
         chunks = [(a, min(a + fold, k1)) for k0, k1 in chunks for a in range(k0, k1, fold)]
     ms = [(a, min(a + mt, m)) for a in range(0, m, mt)]

@@ -1,9 +1,12 @@
 """The timing engine: a trace in, per-op cycles and action counts out (no energy here: count, then cost).
 
-GEMMs are costed once per distinct shape (vectorized over tile classes and candidate tilings, mapping.py);
+GEMMs are costed once per distinct shape (vectorized over tile classes and candidate tilings, mapping.py), in the
+dataflow the mapper picks per GEMM where the array switches dataflow (`pe_array.dataflows`);
 online quantize ops run on the LUT unit overlapped with the GEMM that consumes their output (the quantize op's
 exposed cycles are what the GEMM cannot hide; when the LUT unit is slower the GEMM's bottleneck reads
-"lut_unit"); vector ops take max(lane time, DRAM time).
+"lut_unit"); vector ops take max(lane time, DRAM time).  Where the design overlaps the vector unit with the array
+(`vector_unit.overlap_attention`), a fused attention's softmax runs in a tile pipeline with its two matmuls and
+only what the matmuls cannot hide is added (attention.py).
 
 Everything here is NumPy on the trace's columns; `SimResult.per_op` builds the pandas table on first use.
 """
@@ -14,14 +17,14 @@ from functools import cached_property
 
 import numpy as np
 
-from .mapping import GemmProblems, cached_tiling, ceil_div, get_dataflow
+from . import attention
+from .mapping import GEMM_KEY, cached_mapping, ceil_div, gemm_problems, get_dataflow
 from .spec import ArchSpec, load_arch
 from .recipes import DIALECT_SELECTORS
 from .specialize import check_runs
 from .trace import Trace
 
 FP16_BYTES = 2
-GEMM_KEY = ["m", "k", "n", "mac_mode", "x_bits", "w_bits", "y_bits", "x_onchip", "w_onchip", "y_onchip"]
 SRAM_COLUMNS = tuple(f"sram_{b}_{rw}_bytes" for b in ("inputs", "weights", "outputs") for rw in ("read", "write"))
 # per-op results, in the order they follow the trace's columns in `per_op` (then `bottleneck`)
 RESULT_COLUMNS = ("cycles", "compute_cycles", "memory_cycles", "macs", "decode_lookups", "block_scales", "lut_elems",
@@ -32,9 +35,10 @@ RESULT_COLUMNS = ("cycles", "compute_cycles", "memory_cycles", "macs", "decode_l
 @dataclass(frozen=True)
 class SimResult:
     """per_op: the trace's columns plus, per single instance of the op, `cycles` (what it adds to the run),
-    `compute_cycles`, `memory_cycles`, `bottleneck` and action counts (macs, decode_lookups, block_scales,
-    lut_*, vec_ops, sram_*_bytes, dram_*_bytes).  Totals multiply by `repeat`.  `results` holds the same
-    columns as NumPy arrays (RESULT_COLUMNS and `bottleneck`)."""
+    `compute_cycles`, `memory_cycles`, `bottleneck`, `dataflow` (GEMMs: the one the mapper chose) and action
+    counts (macs, decode_lookups, block_scales, lut_*, vec_ops, sram_*_bytes, dram_*_bytes).  Totals multiply by
+    `repeat`.  `results` holds the same columns as NumPy arrays (RESULT_COLUMNS, `bottleneck`, `dataflow`).
+    `dataflow` (the attribute) names the dataflows the mapper chose from, e.g. "os+ws"."""
 
     trace: Trace
     arch: ArchSpec
@@ -48,7 +52,7 @@ class SimResult:
     @cached_property
     def per_op(self):
         df = self.trace.ops.copy()
-        for c in (*RESULT_COLUMNS, "bottleneck"):
+        for c in (*RESULT_COLUMNS, "bottleneck", "dataflow"):
             df[c] = self.results[c]
         return df
 
@@ -65,30 +69,27 @@ class SimResult:
 
 
 def simulate(trace: Trace, arch: ArchSpec | str = "edge", dataflow: str | None = None) -> SimResult:
+    """`dataflow` forces one dataflow on every GEMM (a what-if, or the fixed-dataflow comparison with SCALE-Sim);
+    None: the design's (`pe_array.dataflows`, chosen per GEMM, or its one `dataflow`)."""
     arch = load_arch(arch) if not isinstance(arch, ArchSpec) else arch
-    dataflow = dataflow or arch.pe_array.dataflow
-    get_dataflow(dataflow)
+    dataflows = (dataflow,) if dataflow else arch.pe_array.mapper_dataflows
+    for d in dataflows:
+        get_dataflow(d)
     t = trace.columns
     # the online quantizers a trace uses are the recipe's (a --full-path what-if reuses the linears' kind and book)
     check_runs(arch, trace.recipe, set(t["mac_mode"][t["kind"] == "gemm"].tolist()))
     n = len(trace)
     out = {c: np.zeros(n) for c in RESULT_COLUMNS}
     out["bottleneck"] = np.full(n, "", dtype=object)
-    _gemms(out, t, arch, dataflow)
-    _quantize_ops(out, t, arch)
+    out["dataflow"] = np.full(n, "", dtype=object)
+    _gemms(out, t, arch, dataflows)
     _vector_ops(out, t, arch)
-    return SimResult(trace, arch, dataflow, out)
-
-
-def gemm_problems(g, arch: ArchSpec) -> GemmProblems:
-    """The GEMM problems of `g`: a DataFrame, or a dict of NumPy columns (GEMM_KEY)."""
-    have = dict(arch.pe_array.mac_modes)
-    col = lambda c, dt: np.asarray(g[c]).astype(dt)
-    return GemmProblems(
-        m=col("m", np.int64), k=col("k", np.int64), n=col("n", np.int64),
-        x_bytes=col("x_bits", float) / 8, w_bytes=col("w_bits", float) / 8, y_bytes=col("y_bits", float) / 8,
-        macs_per_cycle=np.array([have[mo] for mo in np.asarray(g["mac_mode"]).tolist()], dtype=np.int64),
-        x_onchip=col("x_onchip", bool), w_onchip=col("w_onchip", bool), y_onchip=col("y_onchip", bool))
+    if arch.vector_unit.overlap_attention:
+        for plan in attention.tile_pipelines(out, t, arch, dataflows):
+            put_gemm_costs(out, t, plan.gemm_rows, plan.gemm_costs, dataflows)
+            out["cycles"][plan.vector_rows] = plan.vector_cycles
+    _quantize_ops(out, t, arch)             # after the GEMMs' final cycles: they hide the LUT unit's work
+    return SimResult(trace, arch, "+".join(dataflows), out)
 
 
 def _distinct(t: dict, idx: np.ndarray) -> tuple:
@@ -102,14 +103,20 @@ def _distinct(t: dict, idx: np.ndarray) -> tuple:
     return np.array(first, dtype=np.int64), inverse
 
 
-def _gemms(out: dict, t: dict, arch: ArchSpec, dataflow: str):
+def _gemms(out: dict, t: dict, arch: ArchSpec, dataflows: tuple):
     idx = np.flatnonzero(t["kind"] == "gemm")
     if not len(idx):
         return
     first, inverse = _distinct(t, idx)
-    cost = cached_tiling(gemm_problems({c: t[c][first] for c in GEMM_KEY}, arch), arch, dataflow)
+    cost = cached_mapping(gemm_problems({c: t[c][first] for c in GEMM_KEY}, arch), arch, dataflows)
+    put_gemm_costs(out, t, idx, {key: v[inverse] for key, v in cost.items()}, dataflows)
+
+
+def put_gemm_costs(out: dict, t: dict, idx: np.ndarray, cost: dict, dataflows: tuple):
+    """Write the mapper's numbers (`cost`: one entry per row of `idx`, per batch element) into the rows idx."""
     batch = t["batch"][idx].astype(float)
-    take = lambda key: cost[key][inverse] * batch
+    take = lambda key: cost[key] * batch
+    out["dataflow"][idx] = np.asarray(dataflows, dtype=object)[cost["dataflow"]]
     for key in ("cycles", "compute_cycles", "memory_cycles", "dram_read_bytes", "dram_write_bytes",
                 "sram_inputs_read_bytes", "sram_weights_read_bytes"):
         out[key][idx] = take(key)

@@ -2,6 +2,8 @@
 
 One parametrized implementation serves every dataflow: a `Dataflow` says which GEMM dimension is spread over the
 array rows, which over the columns and which streams in time, and whether the stationary operand is preloaded.
+A design whose array switches dataflow at run time (`pe_array.dataflows`, as Gemmini's OS/WS array does) gets the
+dataflow chosen per GEMM (`choose_mapping`): the same rule as the tile choice, over all its dataflows' tilings.
 Per fold (one array-sized piece of a tile) the pipeline takes
     preload + T + (R - 1) + (C - 1) + pipeline_depth   cycles,
 T the temporal length, R - 1 and C - 1 the systolic skew to fill and drain the array, preload = R cycles for
@@ -28,13 +30,14 @@ class Dataflow:
     spatial_cols: str
     temporal: str
     preload_stationary: bool
-    x_reads_per_col_fold: bool = True   # X is the row operand in both dataflows below
-    stationary_operand: str = "y"       # "y": outputs stay in the PEs (os); "w": weights do (ws)
+    stationary_operand: str = "y"       # "y": outputs stay in the PEs (os); "w": weights do (ws); "x": inputs (is)
 
 
+# SCALE-Sim's three dataflows (Samajdar et al., ISPASS 2020), same dimension assignment
 DATAFLOWS = {
     "os": Dataflow("os", "m", "n", "k", preload_stationary=False, stationary_operand="y"),
     "ws": Dataflow("ws", "k", "n", "m", preload_stationary=True, stationary_operand="w"),
+    "is": Dataflow("is", "k", "m", "n", preload_stationary=True, stationary_operand="x"),
 }
 
 
@@ -49,16 +52,26 @@ def ceil_div(a, b):
 
 
 def tile_compute_cycles(m, n, k_steps, rows: int, cols: int, dataflow: str = "os", pipeline_depth: int = 0,
-                        drain: int = 0):
+                        drain: int = 0, overlap_folds: bool = False):
     """Cycles for the PE array to compute one tile of m x n outputs over k_steps K-steps (array arguments
     broadcast); `drain` cycles per fold write the results out when that is not overlapped.  The RTL PE array's
-    exact counts (rtl_models/data/rtl_cycles.csv) are reproduced by this formula (tests/test_accel_engine.py)."""
+    exact counts (rtl_models/data/rtl_cycles.csv) are reproduced by this formula (tests/test_accel_engine.py).
+
+    overlap_folds (PEs with a second register, `pe_array.shadow_registers`): a fold's results shift out (os), or
+    the next fold's stationary operand shifts in (ws, is), while the current fold computes, so the folds of a tile
+    follow each other every max(T, R) cycles (a column shifts its R results out, or R rows of operands in, in R
+    cycles) and the skew, preload, pipeline and drain are paid once per tile."""
     df = get_dataflow(dataflow)
     dims = {"m": np.asarray(m), "n": np.asarray(n), "k": np.asarray(k_steps)}
     sr, sc, t = dims[df.spatial_rows], dims[df.spatial_cols], dims[df.temporal]
     folds = ceil_div(sr, rows) * ceil_div(sc, cols)
-    per_fold = t + (rows if df.preload_stationary else 0) + rows + cols - 2 + pipeline_depth + drain
-    return np.where(folds > 0, folds * per_fold, 0)
+    once = (rows if df.preload_stationary else 0) + rows + cols - 2 + pipeline_depth + drain
+    total = folds * np.maximum(t, rows) + once if overlap_folds else folds * (t + once)
+    return np.where(folds > 0, total, 0)
+
+
+# the trace columns that make two GEMM rows the same problem for the mapper
+GEMM_KEY = ("m", "k", "n", "mac_mode", "x_bits", "w_bits", "y_bits", "x_onchip", "w_onchip", "y_onchip")
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,18 @@ class GemmProblems:
     x_onchip: np.ndarray
     w_onchip: np.ndarray
     y_onchip: np.ndarray
+
+
+def gemm_problems(g, arch: ArchSpec) -> GemmProblems:
+    """The GEMM problems of `g`: a DataFrame, or a dict of NumPy columns (m, k, n, mac_mode, x/w/y_bits and
+    x/w/y_onchip; engine.GEMM_KEY)."""
+    have = dict(arch.pe_array.mac_modes)
+    col = lambda c, dt: np.asarray(g[c]).astype(dt)
+    return GemmProblems(
+        m=col("m", np.int64), k=col("k", np.int64), n=col("n", np.int64),
+        x_bytes=col("x_bits", float) / 8, w_bytes=col("w_bits", float) / 8, y_bytes=col("y_bits", float) / 8,
+        macs_per_cycle=np.array([have[mo] for mo in np.asarray(g["mac_mode"]).tolist()], dtype=np.int64),
+        x_onchip=col("x_onchip", bool), w_onchip=col("w_onchip", bool), y_onchip=col("y_onchip", bool))
 
 
 # candidate index grid, one row: a (Mt = R << a), b (Nt = C << b), c (Kt = MIN_TILE_K << c; 13 = all of K), loop order
@@ -133,7 +158,7 @@ def gemm_cost(p: GemmProblems, arch: ArchSpec, dataflow: str, mt, nt, kt, order)
     count = mc * nc * kc
     ksteps = ceil_div(ks, t)
     comp = tile_compute_cycles(ms, ns, ksteps, pe.rows, pe.cols, dataflow, pe.pipeline_depth_cycles,
-                               pe.drain_cycles)
+                               pe.drain_cycles, pe.shadow_registers)
     mem_bytes = (x_loads / nn) * ms * ks * xb + (w_loads / nm) * ns * ks * wb + ms * ns * yb / nk
     bw = arch.dram_bytes_per_cycle
     mem = mem_bytes / bw
@@ -147,7 +172,7 @@ def gemm_cost(p: GemmProblems, arch: ArchSpec, dataflow: str, mt, nt, kt, order)
     has_full = (mc[0, 0, 0] * nc[0, 0, 0] * kc[0, 0, 0]) > 0
     first_comp = np.where(has_full, first_comp, tile_compute_cycles(m0, n0, ceil_div(k0, t), pe.rows, pe.cols,
                                                                      dataflow, pe.pipeline_depth_cycles,
-                                                                     pe.drain_cycles))
+                                                                     pe.drain_cycles, pe.shadow_registers))
     first_mem = np.where(has_full, first_mem, 0.0)
     cycles = steady - np.maximum(first_comp, first_mem) + first_comp + first_load + last_store
     sram = _sram_bytes(df, pe, count, ms, ns, ks, ksteps, col(p.x_bytes), col(p.w_bytes), col(p.y_bytes))
@@ -157,16 +182,19 @@ def gemm_cost(p: GemmProblems, arch: ArchSpec, dataflow: str, mt, nt, kt, order)
 
 
 def _sram_bytes(df: Dataflow, pe, count, ms, ns, ks, ksteps, xb, wb, yb) -> dict:
-    """Buffer traffic from the array's feeding pattern.  X (the row operand) is re-read for every column fold.
-    Output-stationary: W is re-read for every row fold; partial sums leave the PEs once per K chunk.
-    Weight-stationary: W is read once per tile; partial sums (float32) are read and written per row fold."""
+    """Buffer traffic from the array's feeding pattern.  The streamed operand is re-read for every fold of the
+    other spatial dimension; the stationary one is read once per tile.  Output-stationary: X re-read per column
+    fold, W per row fold, partial sums leave the PEs once per K chunk.  Weight- / input-stationary (K over the
+    rows): X re-read per column fold (ws) or W per column fold (is); float32 partial sums are read and written per
+    row fold."""
     col_folds, row_folds = ceil_div(ns, pe.cols), ceil_div(ms, pe.rows)
-    x_read = count * ms * ks * xb * col_folds
+    x_once, w_once = count * ms * ks * xb, count * ns * ks * wb
     if df.stationary_operand == "y":
-        w_read = count * ns * ks * wb * row_folds
+        x_read, w_read = x_once * col_folds, w_once * row_folds
         psum = count * ms * ns * PSUM_BYTES
     else:
-        w_read = count * ns * ks * wb
+        x_read = x_once if df.stationary_operand == "x" else x_once * col_folds
+        w_read = w_once * ceil_div(ms, pe.cols) if df.stationary_operand == "x" else w_once
         psum = count * ms * ns * PSUM_BYTES * ceil_div(ksteps, pe.rows)
     tot = lambda a: a.sum(axis=(0, 1, 2))
     return dict(sram_inputs_read_bytes=tot(x_read), sram_weights_read_bytes=tot(w_read),
@@ -223,11 +251,13 @@ TILING_CACHE_MAX = 200_000
 
 
 def tiling_key(arch: ArchSpec, dataflow: str) -> tuple:
-    """Everything of a design that choose_tiling reads: array shape and fold overheads, usable buffer bytes, DRAM
-    bytes per cycle (designs that differ elsewhere, e.g. in the LUT unit, share tilings)."""
+    """Everything of a design that choose_tiling reads: array shape and fold overheads (shadow registers too),
+    usable buffer bytes, DRAM bytes per cycle (designs that differ elsewhere, e.g. in the LUT unit, share
+    tilings)."""
     pe, gb = arch.pe_array, arch.global_buffer
-    return (pe.rows, pe.cols, pe.pipeline_depth_cycles, pe.drain_cycles, gb.usable_bytes(gb.inputs),
-            gb.usable_bytes(gb.weights), gb.usable_bytes(gb.outputs), arch.dram_bytes_per_cycle, dataflow)
+    return (pe.rows, pe.cols, pe.pipeline_depth_cycles, pe.drain_cycles, pe.shadow_registers,
+            gb.usable_bytes(gb.inputs), gb.usable_bytes(gb.weights), gb.usable_bytes(gb.outputs),
+            arch.dram_bytes_per_cycle, dataflow)
 
 
 def cached_tiling(p: GemmProblems, arch: ArchSpec, dataflow: str) -> dict:
@@ -246,3 +276,21 @@ def cached_tiling(p: GemmProblems, arch: ArchSpec, dataflow: str) -> dict:
             _TILINGS[keys[i]] = {key: v[j] for key, v in res.items()}
     entries = [_TILINGS[key] for key in keys]
     return {key: np.array([e[key] for e in entries]) for key in entries[0]} if entries else {}
+
+
+def cached_mapping(p: GemmProblems, arch: ArchSpec, dataflows: tuple) -> dict:
+    """Per problem, the tiling of one of `dataflows`: each dataflow's own choice (cached_tiling), then among those
+    within TILING_CYCLE_SLACK of the fewest cycles the least DRAM traffic, the earliest-listed dataflow on a tie
+    (a compiler for a switchable array keeps the default dataflow unless another is clearly faster).  Key
+    `dataflow` holds the index into `dataflows`."""
+    per = [cached_tiling(p, arch, df) for df in dataflows]
+    if len(per) == 1 or not per[0]:
+        return {**per[0], "dataflow": np.zeros(len(p.m), dtype=np.int64)} if per[0] else {}
+    cyc = np.stack([np.asarray(c["cycles"], dtype=float) for c in per])
+    dram = np.stack([np.asarray(c["dram_read_bytes"] + c["dram_write_bytes"], dtype=float) for c in per])
+    near = cyc <= (1 + TILING_CYCLE_SLACK) * cyc.min(axis=0)
+    pick = np.argmin(np.where(near, dram, np.inf), axis=0)          # argmin: the first of equal minima
+    cols = np.arange(cyc.shape[1])
+    out = {key: np.stack([np.asarray(c[key]) for c in per])[pick, cols] for key in per[0]}
+    out["dataflow"] = pick
+    return out

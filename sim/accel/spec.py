@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .schema import Field, MapOf, SpecError, load_yaml, validate
+from .schema import Field, ListOf, MapOf, SpecError, load_yaml, validate
 
 SPEC_VERSION = 1
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 ARCH_DIR = CONFIG_DIR / "arch"
-DATAFLOWS = ("os", "ws")
+DATAFLOWS = ("os", "ws", "is")     # output-, weight-, input-stationary (sim/accel/mapping.py)
 # PE datapath modes: which operand pair a MAC consumes (recipes name the mode they need; see recipes.py)
 MAC_MODES = ("dialect4", "e2m1", "fp4_scaled", "int4", "int8", "fp8", "w4a16", "fp16")
 # the LUT unit's selector kind ("seda": LUT argmin restricted to a sub-formatbook; "none": no LUT unit)
@@ -54,8 +54,14 @@ ARCH_SCHEMA = {
         "rows": Field(int, 1, 4096),
         "cols": Field(int, 1, 4096),
         "dataflow": Field(str, choices=DATAFLOWS, default="os"),
+        # dataflows the array switches between at run time, the mapper choosing one per GEMM (Gemmini's array
+        # runs OS and WS); empty = only `dataflow`
+        "dataflows": ListOf(Field(str, choices=DATAFLOWS), min_items=0),
         "pipeline_depth_cycles": Field(int, 0, 64, default=0,
                                        doc="extra latency per fold: decode, adder tree, block scaler stages"),
+        "shadow_registers": Field(bool, default=False,
+                                  doc="a second accumulator / stationary-operand register per PE (Gemmini's PE "
+                                      "pair): consecutive folds overlap their fill and drain (mapping.py)"),
         "drain_cycles_per_row": Field(int, 0, 64, default=0,
                                       doc="cycles per array row to write a fold's results out before the next fold "
                                           "starts (0: overlapped, SCALE-Sim's convention; the RTL PE array: 1)"),
@@ -75,7 +81,12 @@ ARCH_SCHEMA = {
                             keys=ACT_QUANTIZERS, min_items=0),
     "specialized_for": Field(str, nullable=True, default=None,
                              doc="a recipe name: the design becomes sim.accel.specialize(this design, recipe)"),
-    "vector_unit": {"lanes": Field(int, 1, 65536)},
+    "vector_unit": {
+        "lanes": Field(int, 1, 65536),
+        "overlap_attention": Field(bool, default=False,
+                                   doc="softmax / column sums of attention tile j run while the PE array computes "
+                                       "tile j+1 (FlashAttention-style tile pipeline; sim/accel/attention.py)"),
+    },
     "global_buffer": {
         "double_buffered": Field(bool, default=True),
         "inputs": dict(_BUFFER), "weights": dict(_BUFFER), "outputs": dict(_BUFFER),
@@ -95,6 +106,14 @@ class PeArray:
     pipeline_depth_cycles: int
     mac_modes: tuple          # ((mode, macs_per_cycle), ...)
     drain_cycles_per_row: int = 0
+    dataflows: tuple = ()     # run-time switchable dataflows; () = `dataflow` only
+    shadow_registers: bool = False
+
+    @property
+    def mapper_dataflows(self) -> tuple:
+        """The dataflows the mapper may choose from per GEMM, the default `dataflow` first."""
+        rest = tuple(d for d in self.dataflows if d != self.dataflow)
+        return (self.dataflow, *rest)
 
     @property
     def drain_cycles(self) -> int:
@@ -126,6 +145,7 @@ class LutUnit:
 @dataclass(frozen=True)
 class VectorUnit:
     lanes: int
+    overlap_attention: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,12 +259,20 @@ def _build(d: dict, source: str) -> ArchSpec:
         technology=Technology(**d["technology"]),
         pe_array=PeArray(pe["rows"], pe["cols"], pe["dataflow"], pe["pipeline_depth_cycles"],
                          tuple((m, v["macs_per_cycle"]) for m, v in pe["mac_modes"].items()),
-                         pe["drain_cycles_per_row"]),
+                         pe["drain_cycles_per_row"], _dataflows(pe, source), pe["shadow_registers"]),
         decode_lut=DecodeLut(**d["decode_lut"]), lut_unit=LutUnit(**d["lut_unit"]),
         vector_unit=VectorUnit(**d["vector_unit"]),
         global_buffer=GlobalBuffer(gb["double_buffered"], **bufs), dram=Dram(**d["dram"]),
         act_quantizers=tuple((k, v["units"], v["lanes"]) for k, v in d["act_quantizers"].items()),
         specialized_for=d["specialized_for"])
+
+
+def _dataflows(pe: dict, source: str) -> tuple:
+    listed = tuple(dict.fromkeys(pe["dataflows"]))
+    if listed and pe["dataflow"] not in listed:
+        raise SpecError(source, "pe_array.dataflows", f"{list(listed)} must include the default dataflow "
+                        f"{pe['dataflow']!r}")
+    return listed
 
 
 def check_fits_a_tile(spec: ArchSpec):

@@ -40,7 +40,7 @@ VECTOR_OPS = {
 }
 COLUMNS = ("op", "kind", "group", "block", "m", "k", "n", "batch", "repeat", "mac_mode", "x_bits", "w_bits",
            "y_bits", "x_onchip", "w_onchip", "y_onchip", "decoder", "block_k", "elems", "vec_op", "ops_per_elem",
-           "quantizer", "dialects_scanned", "consumer")
+           "quantizer", "dialects_scanned", "consumer", "attention_tile")
 # attention's share of a run: the score and output matmuls with what runs between them (softmax, attention-received
 # column sums) and their online quantizers; RoPE and the QK norms are counted with the projections
 ATTENTION_OPS = r"\.attn\.(?:qk|pv|softmax|colsum|[qkpv]_quantize)$"
@@ -98,7 +98,7 @@ class _Rows:
         self._blank = dict(op="", kind="", group="", block=-1, m=0, k=0, n=0, batch=1, repeat=self.repeat,
                            mac_mode="", x_bits=0.0, w_bits=0.0, y_bits=FP16_BITS, x_onchip=False, w_onchip=False,
                            y_onchip=False, decoder="", block_k=0, elems=0, vec_op="", ops_per_elem=0, quantizer="",
-                           dialects_scanned=0, consumer=-1)
+                           dialects_scanned=0, consumer=-1, attention_tile=-1)
 
     def _add(self, **kw) -> int:
         row = self._blank.copy()
@@ -106,8 +106,8 @@ class _Rows:
         self.rows.append(row)
         return len(self.rows) - 1
 
-    def vector(self, op, vec_op, elems, group, block=-1, onchip=False, repeat=None):
-        self._add(op=op, kind="vector", group=group, block=block, elems=int(elems), vec_op=vec_op,
+    def vector(self, op, vec_op, elems, group, block=-1, onchip=False, repeat=None) -> int:
+        return self._add(op=op, kind="vector", group=group, block=block, elems=int(elems), vec_op=vec_op,
                   ops_per_elem=VECTOR_OPS[vec_op], x_onchip=onchip, y_onchip=onchip,
                   repeat=self.repeat if repeat is None else repeat)
 
@@ -225,23 +225,27 @@ def _modulation(rows, name, s, chunks, group, block):
 
 def _attention(rows: _Rows, prefix: str, s: ModelShape, group, block, full_path: bool):
     """Joint attention over all tokens, fused (flash-style): scores and probabilities stay on chip.  With a
-    quantized matmul, both its operands are quantized online (Q, K along the head dim; P, V along the tokens)."""
+    quantized matmul, both its operands are quantized online (Q, K along the head dim; P, V along the tokens).
+    The QK^T, softmax, column-sum and PV rows carry `attention_tile` = the QK^T row's index: they run as one tile
+    pipeline where the design overlaps the vector unit with the array (sim/accel/attention.py)."""
     L, hd, heads = s.tokens, s.head_dim, s.heads
     ops = rows.recipe.attention_operands(what_if=full_path)
     rows.vector(f"{prefix}.rope", "rope", 2 * L * s.hidden, group, block)
     if "qk" in ops:
         rows.quantize_operand(f"{prefix}.q_quantize", L, s.hidden, ops["qk"][0], group, block)
         rows.quantize_operand(f"{prefix}.k_quantize", L, s.hidden, ops["qk"][1], group, block)
-    rows.gemm(f"{prefix}.qk", L, hd, L, group, block, batch=heads, policy="fp", operands=ops.get("qk"),
-              y_onchip=True)
-    rows.vector(f"{prefix}.softmax", "softmax", heads * L * L, group, block, onchip=True)
+    qk = rows.gemm(f"{prefix}.qk", L, hd, L, group, block, batch=heads, policy="fp", operands=ops.get("qk"),
+                   y_onchip=True)
+    stages = [qk, rows.vector(f"{prefix}.softmax", "softmax", heads * L * L, group, block, onchip=True)]
     if rows.recipe.decomp_fraction > 0 or rows.recipe.seda:
-        rows.vector(f"{prefix}.colsum", "colsum", heads * L * L, group, block, onchip=True)
+        stages.append(rows.vector(f"{prefix}.colsum", "colsum", heads * L * L, group, block, onchip=True))
     if "pv" in ops:
         rows.quantize_operand(f"{prefix}.p_quantize", heads * L, L, ops["pv"][0], group, block)
         rows.quantize_operand(f"{prefix}.v_quantize", L, s.hidden, ops["pv"][1], group, block)
-    rows.gemm(f"{prefix}.pv", L, L, hd, group, block, batch=heads, policy="fp", operands=ops.get("pv"),
-              x_onchip=True)
+    stages.append(rows.gemm(f"{prefix}.pv", L, L, hd, group, block, batch=heads, policy="fp",
+                            operands=ops.get("pv"), x_onchip=True))
+    for i in stages:
+        rows.rows[i]["attention_tile"] = qk
 
 
 def _linear(rows, name, m, k, n, group, block, quant_input=True):

@@ -13,7 +13,9 @@ def register(sub):
     p.add_argument("--arch", default=defaults.ARCH,
                    help="a shipped design (configs/arch/*.yaml, e.g. edge, edge-7nm, npu-7nm) or a YAML path")
     p.add_argument("--recipe", default=defaults.RECIPE, help="quantization recipe (see sim.accel.recipes)")
-    p.add_argument("--dataflow", choices=("os", "ws"), default=None, help="default: the design's")
+    p.add_argument("--dataflow", choices=("os", "ws", "is"), default=None,      # sim/accel/spec.py DATAFLOWS
+                   help="force one dataflow on every GEMM (default: the design's; chosen per GEMM where it lists "
+                        "several in pe_array.dataflows)")
     p.add_argument("--full-path", action="store_true", help="quantize the attention matmuls too")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)

@@ -18,7 +18,9 @@ def register(sub):
     p.add_argument("--m", type=int, required=True, help="rows of X (tokens)")
     p.add_argument("--k", type=int, required=True, help="reduction dimension")
     p.add_argument("--n", type=int, required=True, help="rows of W (output features)")
-    p.add_argument("--dataflow", choices=("os", "ws"), default=None, help="default: the design's")
+    p.add_argument("--dataflow", choices=("os", "ws", "is"), default=None,      # sim/accel/spec.py DATAFLOWS
+                   help="force one dataflow on every GEMM (default: the design's; chosen per GEMM where it lists "
+                        "several in pe_array.dataflows)")
     p.add_argument("--format", default="dialectfp4-32",
                    help="element format: dialectfp4-32, dialectfp4, mxfp4, nvfp4, int4_g32, int8, fp16")
     p.add_argument("--no-quantize", action="store_true", help="leave out the online input quantization")

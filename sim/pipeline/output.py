@@ -61,21 +61,13 @@ def _strips(res) -> dict:
     return strips
 
 
-FULL_PATH_STUDY = "results/study-fullpath/summary.csv"
-
-
 def _full_path_notes(recipes) -> list:
     """The quality cost of quantizing the attention matmuls, from the committed full-path study (tiny model)."""
-    import pandas as pd
-    from sim.pipeline.config import ROOT
-    path = ROOT / FULL_PATH_STUDY
-    if not path.is_file():
-        return []
-    s = pd.read_csv(path)
-    s = s[s.outliers == "none"].set_index("recipe")
-    costs = [f"{r}-fullpath {s.loc[f'{r}-fullpath'].psnr_db - s.loc[r].psnr_db:+.2f} dB PSNR, task accuracy "
-             f"{s.loc[r].task_all:.2f} -> {s.loc[f'{r}-fullpath'].task_all:.2f}"
-             for r in recipes if r in s.index and f"{r}-fullpath" in s.index]
+    from .tables import FULL_PATH_STUDY, full_path_quality_table
+    q = full_path_quality_table(recipes)
+    q = q[q.run_recipe == q.recipe]          # the --full-path what-if of a recipe the run ran
+    costs = [f"{r.quantized_recipe} {r.delta_psnr_db:+.2f} dB PSNR, task accuracy {r.task_all:.2f} -> "
+             f"{r.quantized_task_all:.2f}" for r in q.itertuples()]
     return [f"full_path_* columns: the same recipe with QK^T and PV quantized too (sim estimate --full-path). The "
             f"quality cost of that on the tiny model ({FULL_PATH_STUDY}, one seed): " + "; ".join(costs) + "."
             ] if costs else []

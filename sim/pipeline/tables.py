@@ -149,7 +149,8 @@ def summary_table(res: RunResult) -> pd.DataFrame:
         if fp is not None:          # the same recipe with the attention matmuls quantized (sim estimate --full-path)
             f = fp.summary()
             row.update({"full_path_latency_s": f["latency_s"], "full_path_energy_j": f["energy_j"],
-                        "full_path_attention_share_of_latency": f["attention_share_of_latency"]})
+                        "full_path_attention_share_of_latency": f["attention_share_of_latency"],
+                        "full_path_attention_share_of_energy": f["attention_share_of_energy"]})
         rr = q.get((recipe, False))
         if rr is not None:
             row.update({"psnr_db": rr.metrics["psnr_db"], "ssim": rr.metrics["ssim"],
@@ -158,6 +159,38 @@ def summary_table(res: RunResult) -> pd.DataFrame:
                         "extra_mac_fraction": rr.context_summary.get("extra_mac_fraction", np.nan)})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+FULL_PATH_STUDY = "results/study-fullpath/summary.csv"
+FULL_PATH_QUALITY_COLUMNS = ("run_recipe", "recipe", "quantized_recipe", "psnr_db", "quantized_psnr_db", "delta_psnr_db",
+                             "task_all", "quantized_task_all", "source")
+
+
+def full_path_quality_table(recipes) -> pd.DataFrame:
+    """The quality cost of quantizing the attention matmuls, from the committed full-path study (tiny model,
+    outliers off): per run recipe (`run_recipe`), the study's pair (the recipe, its `-fullpath` variant) or, for a
+    recipe that quantizes attention itself, (the recipe it extends, the recipe).  Empty without the study file."""
+    from quant.recipes import recipe
+    from sim.pipeline.config import ROOT
+    path = ROOT / FULL_PATH_STUDY
+    if not path.is_file():
+        return pd.DataFrame(columns=list(FULL_PATH_QUALITY_COLUMNS))
+    s = pd.read_csv(path)
+    s = s[s.outliers == "none"].set_index("recipe")
+    rows = []
+    for r in recipes:
+        if f"{r}-fullpath" in s.index and r in s.index:
+            pair = (r, f"{r}-fullpath")
+        else:
+            bases = [b for b in s.index if r.startswith(f"{b}-") and not recipe(b).full_path]
+            if r not in s.index or not bases or not recipe(r).full_path:
+                continue
+            pair = (max(bases, key=len), r)
+        a, q = s.loc[pair[0]], s.loc[pair[1]]
+        rows.append({"run_recipe": r, "recipe": pair[0], "quantized_recipe": pair[1], "psnr_db": a.psnr_db,
+                     "quantized_psnr_db": q.psnr_db, "delta_psnr_db": q.psnr_db - a.psnr_db,
+                     "task_all": a.task_all, "quantized_task_all": q.task_all, "source": FULL_PATH_STUDY})
+    return pd.DataFrame(rows, columns=list(FULL_PATH_QUALITY_COLUMNS))
 
 
 def dialect_usage_table(res: RunResult) -> pd.DataFrame:
@@ -193,5 +226,6 @@ def all_tables(res: RunResult) -> dict:
             "crosscheck_coverage": coverage_table(res), "latency_per_op": per_op,
             "latency_per_block": per_block_table(per_op), "energy_breakdown": energy_table(res),
             "area": area_table(res), "summary": summary_table(res), "dialect_usage": dialect_usage_table(res),
+            "full_path_quality": full_path_quality_table(res.config.recipes),
             "layers": layer_table(res),
             "timings": timing_table(res)}

@@ -9,10 +9,10 @@ import json
 
 from sim import defaults
 from sim.accel.schema import SpecError
+from sim.accel.spec import DATAFLOWS
 
 # the point fields sim.sweep.accel_eval.evaluate reads
 POINT_KEYS = ("workload", "arch", "arch_overrides", "recipe", "dataflow", "specialize", "full_path", "quality")
-DATAFLOWS = ("os", "ws")
 
 
 def _values(dom) -> list:
