@@ -49,14 +49,14 @@ def add_sampling_flags(p, command: str, prompts_help: str, seeds: str = "0"):
 
 def register(sub):
     from ..study import BASELINES, DEFAULT_SEEDS
-    from ..sweep.executor import EXECUTORS
     p = sub.add_parser("study", help="quality study: every recipe vs FP on evaluation prompts (tidy CSV + summary)")
     add_sampling_flags(p, "study", "number of evaluation prompts", ",".join(map(str, DEFAULT_SEEDS)))
     p.add_argument("--versus", default=",".join(BASELINES),
                    help="comma-separated baselines every recipe's PSNR is compared with (paired bootstrap)")
     p.add_argument("--workers", type=int, default=None,
                    help="cells run in parallel (default: the cores divided by --threads)")
-    p.add_argument("--executor", default=None, choices=EXECUTORS,
+    # checked in _executor: importing sim.sweep here would load pandas for every command's parser
+    p.add_argument("--executor", default=None,
                    help="local process pool (default), ray (default when --address is given), or inline")
     p.add_argument("--address", default=None, help="address of an existing Ray cluster (e.g. ray://host:10001)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -118,7 +118,10 @@ def run(args) -> int:
 
 def _executor(args) -> tuple:
     """(executor, workers) of `sim study`: a local pool unless --address names a Ray cluster."""
+    from ..sweep.executor import EXECUTORS
     executor = args.executor or ("ray" if args.address else "local")
+    if executor not in EXECUTORS:
+        raise CliError(f"--executor {executor}: unknown; valid: {', '.join(EXECUTORS)}")
     if args.address and executor != "ray":
         raise CliError(f"--address needs --executor ray, got --executor {executor}")
     workers = args.workers if args.workers is not None else max(1, (os.cpu_count() or 1) // args.threads)
