@@ -33,6 +33,7 @@ USER_ERRORS = (
     ("sim.preflight", "InputError"),                     # names, files and output folders checked before work
     ("sim.sweep.spec", "SweepSpecError"),                # sweep YAML, incl. its space
     ("sim.sweep.store", "StoreError"),                   # results.sqlite: corrupt, or of another sweep
+    ("sim.study_cells", "CellStoreError"),               # a study's cells/: of another config, or damaged
     ("vdit.checkpoint", "CheckpointError"),              # safetensors header, keys, shapes
     ("reports.codesign_report", "CodesignInputError"),
     ("reports.io", "OutputFolderError"),                 # --out in use by another run, or not a run folder

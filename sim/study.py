@@ -1,12 +1,16 @@
-"""The quality study (issue 4, item 5): every recipe on evaluation prompts, with and without outlier injection.
+"""The quality study: every recipe on evaluation prompts, with and without outlier injection, over several
+sampling seeds.  This module holds its configuration and the two kinds of task a worker runs; sim/study_run.py
+drives them on the sweep executor and stores each finished cell (sim/study_cells.py); sim/study_stats.py and
+sim/study_summary.py turn the tidy table into statistics and summary.md.
 
-For each outlier mode the FP reference is the same model (outliers injected or not) sampled in FP with the same
-prompts, seeds, steps and guidance; every recipe quantizes a fresh copy of that model and samples again.  The
-result is a tidy table (recipe x outliers x prompt x seed x metric) and a per-recipe cost table (bits per element,
-extra MACs of decomposition, sampling seconds).  Summaries live in sim/study_summary.py.
+A cell is (checkpoint, outlier mode, recipe, seed), prompts batched inside it.  Its FP reference is the same model
+(outliers injected or not) sampled in FP with the same prompts, seed, steps and guidance, computed once per
+(outlier mode, seed) and handed to the cells; every recipe quantizes a fresh copy of the model and samples again,
+both through sim.sampling (the same path as `sim run`'s quality stage).
 
-The stress mode (outliers "on") is vdit.outliers.inject_outliers with its defaults: function-preserving, so its FP
-reference differs from the plain model's only by float32 rounding (recorded as `fp_injection_psnr_db`).
+The stress mode (outliers "on") is vdit.outliers.inject_outliers with sim.sampling.OUTLIER_SEED: function-
+preserving, so its FP reference differs from the plain model's only by float32 rounding (recorded as
+`fp_injection_psnr_db`).
 """
 from __future__ import annotations
 
@@ -15,43 +19,45 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
-
-from . import defaults
+from . import defaults, sampling
+from .sampling import OUTLIER_MODES, TASK_KEYS, VIDEO_KEYS  # noqa: F401 (the study's names for them)
 
 STUDY_RECIPES = ("fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdialect", "semanticdialect",
                  "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16")
-OUTLIER_MODES = ("none", "on")
+# the 4-bit baselines every recipe is compared with (paired bootstrap, win rate: sim/study_stats.py)
+BASELINES = ("nvfp4", "mxfp4", "int4_g32", "blockdialect")
+DEFAULT_SEEDS = (0, 1, 2)
 DEFAULT_CHECKPOINT = defaults.CHECKPOINT
-# keys of vdit.metrics.compare kept per (recipe, prompt, seed); the rest (per-step lists, FP-only values) are not
-VIDEO_KEYS = ("psnr_db", "psnr_worst_db", "ssim", "tdiff_psnr_db", "flicker_delta", "warp_error_delta",
-              "latent_nmse", "latent_cosine", "velocity_nmse_mean", "velocity_cosine_mean")
-TASK_KEYS = ("task_colour", "task_shape", "task_direction", "task_all")
 
 
 @dataclass(frozen=True)
 class StudyConfig:
     """What one study run samples.  prompts: prompt strings (evaluation prompts for the study, calibration
-    prompts for tuning); steps: sampler steps; guidance: CFG scale; threads: CPU threads for torch and Numba."""
+    prompts for tuning); steps: sampler steps; guidance: CFG scale; threads: CPU threads for torch and Numba in
+    each worker; versus: the baselines of the paired comparisons (those not among `recipes` are skipped)."""
     prompts: tuple
     recipes: tuple = STUDY_RECIPES
     steps: int = 6
-    seeds: tuple = (0,)
+    seeds: tuple = DEFAULT_SEEDS
     outliers: tuple = OUTLIER_MODES
     backend: str = defaults.BACKEND
     guidance: float = 4.0
     checkpoint: str = DEFAULT_CHECKPOINT
     threads: int = 1
+    versus: tuple = BASELINES
 
     def __post_init__(self):
         from quant.recipes import recipe
-        for r in self.recipes:
+        for r in self.recipes + self.versus:
             recipe(r)                                 # unknown names raise, listing the valid ones
         bad = [m for m in self.outliers if m not in OUTLIER_MODES]
         if bad:
             raise ValueError(f"unknown outlier mode(s) {bad}; valid: {list(OUTLIER_MODES)}")
         if self.steps < 1 or not self.prompts or not self.seeds:
             raise ValueError("a study needs steps >= 1, at least one prompt and one seed")
+        for what, items in (("recipes", self.recipes), ("seeds", self.seeds), ("outliers", self.outliers)):
+            if len(set(items)) != len(items):
+                raise ValueError(f"{what} {list(items)}: each may appear once")
 
 
 @dataclass
@@ -59,6 +65,7 @@ class StudyResult:
     tidy: "object"          # pandas DataFrame: recipe, outliers, prompt, seed, metric, value
     costs: "object"         # pandas DataFrame: one row per (recipe, outliers)
     notes: list = field(default_factory=list)
+    timing: dict = field(default_factory=dict)   # wall, FP-reference and cell seconds of this run, cell counts
 
 
 def file_sha256(path: str) -> str:
@@ -78,50 +85,10 @@ def set_threads(n: int):
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
-def load_model(checkpoint: str, outliers: str):
-    import vdit
-    from vdit.outliers import inject_outliers
-    model, _ = vdit.load_checkpoint(checkpoint)
-    model.eval()
-    if outliers == "on":
-        inject_outliers(model)
-    return model
-
-
-def sample_model(model, prompts, seed: int, steps: int, guidance: float):
-    """vdit.sample with velocities.  The quantized model's QuantContext is the attention recorder only when its
-    recipe reads attention (decomposition by attention, SeDA): a recorder makes the model form attention
-    probabilities explicitly, which differs from the fused FP path by float32 rounding, so recipes that do not
-    need it keep the FP reference's exact attention arithmetic (and recipe `fp` reproduces FP bit for bit)."""
-    import vdit
-    ctx = getattr(model, "quant_context", None)
-    return vdit.sample(model, prompts, seed=seed, steps=steps, guidance=guidance, return_velocities=True,
-                       recorder=ctx if ctx is not None and reads_attention(ctx.recipe) else None)
-
-
-def reads_attention(recipe) -> bool:
-    """True when the recipe needs the model's attention: it reads attention (decomposition by attention, SeDA) or
-    quantizes the attention matmuls (full path)."""
-    dec = recipe.decomposition
-    return (recipe.seda.enabled or recipe.full_path
-            or (dec.enabled and dec.salient_fraction > 0 and dec.source == "attention"))
-
-
-def per_prompt_metrics(fp, q, prompts) -> list:
-    """[{metric: value}] for every prompt: vdit.metrics.compare on that prompt's video, latents and velocities,
-    and the task detectors' hits (1.0 / 0.0) on the quantized video."""
-    from vdit import metrics, tasks
-    out = []
-    for i, prompt in enumerate(prompts):
-        m = metrics.compare(fp.frames[i:i + 1].numpy(), q.frames[i:i + 1].numpy(),
-                            fp_latents=fp.latents[i:i + 1].numpy(), q_latents=q.latents[i:i + 1].numpy(),
-                            fp_velocities=[v[i:i + 1].numpy() for v in fp.velocities],
-                            q_velocities=[v[i:i + 1].numpy() for v in q.velocities])
-        row = {k: float(m[k]) for k in VIDEO_KEYS}
-        acc = tasks.task_accuracy(q.frames[i:i + 1].numpy(), [prompt])
-        row.update({f"task_{k}": acc[k] for k in ("colour", "shape", "direction", "all")})
-        out.append(row)
-    return out
+def binding(cfg: StudyConfig) -> dict:
+    """The settings every stored cell of a study folder must share (sim/study_cells.BINDING_FIELDS)."""
+    return {"checkpoint_sha256": file_sha256(cfg.checkpoint), "prompts": list(cfg.prompts), "steps": cfg.steps,
+            "guidance": float(cfg.guidance), "backend": cfg.backend, "outlier_seed": sampling.OUTLIER_SEED}
 
 
 def recipe_costs(model) -> dict:
@@ -144,55 +111,78 @@ def recipe_costs(model) -> dict:
             "seda_fallback_calls": s["seda_fallback_calls"]}
 
 
-def run_recipe(cfg: StudyConfig, recipe, mode: str, fp_runs: dict) -> tuple:
-    """Quantize a fresh model with `recipe` (a name or Recipe) and sample every seed; returns (rows, costs)."""
-    import quant
-    model = quant.quantize_model(load_model(cfg.checkpoint, mode), recipe, backend=cfg.backend)
-    name = model.quant_context.recipe.name
-    rows, t0 = [], time.perf_counter()
-    for seed in cfg.seeds:
-        q = sample_model(model, cfg.prompts, seed, cfg.steps, cfg.guidance)
-        for prompt, vals in zip(cfg.prompts, per_prompt_metrics(fp_runs[seed], q, cfg.prompts)):
-            rows += [{"recipe": name, "outliers": mode, "prompt": prompt, "seed": seed, "metric": k, "value": v}
-                     for k, v in vals.items()]
-    costs = {"recipe": name, "outliers": mode, **recipe_costs(model),
-             "sample_seconds": time.perf_counter() - t0}
-    return rows, costs
+# ---- the tasks a worker runs (module-level, so pool and Ray workers import them by name) ----
 
+def fp_task(cfg: StudyConfig, mode: str, seed: int) -> tuple:
+    """(SampleResult, record) of the FP reference of (mode, seed); the record is what the cell store keeps."""
+    from vdit import tasks
+    set_threads(cfg.threads)
+    t0 = time.perf_counter()
+    fp = sampling.sample(sampling.load_model(cfg.checkpoint, mode), cfg.prompts, seed, cfg.steps, cfg.guidance)
+    hits = [tasks.task_accuracy(fp.frames[i:i + 1].numpy(), [p])["all"] for i, p in enumerate(cfg.prompts)]
+    return fp, {"kind": "fp_reference", "outliers": mode, "seed": int(seed), "latents_sha256": sampling.digest(fp),
+                "task_all": [float(h) for h in hits], "seconds": time.perf_counter() - t0}
+
+
+def recipe_task(cfg: StudyConfig, mode: str, recipe: str, seed: int, recipe_sha: str, fp) -> dict:
+    """One cell: quantize a fresh model with `recipe`, sample every prompt with `seed`, measure against `fp`."""
+    set_threads(cfg.threads)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = sampling.quantized_model(cfg.checkpoint, mode, recipe, cfg.backend, quiet=False)
+    rows, costs = measure(cfg, model, seed, fp)
+    return {"kind": "recipe", "outliers": mode, "recipe": recipe, "seed": int(seed), "recipe_sha256": recipe_sha,
+            "fp_latents_sha256": sampling.digest(fp), "per_prompt": rows, "costs": costs,
+            "warnings": sorted({str(w.message) for w in caught if "formatbook" in str(w.message)}),
+            "seconds": time.perf_counter() - t0}
+
+
+def measure(cfg: StudyConfig, model, seed: int, fp) -> tuple:
+    """([{"prompt", "metrics"}], costs) of a quantized model sampled with `seed` against FP reference `fp`."""
+    t0 = time.perf_counter()
+    q = sampling.sample(model, cfg.prompts, seed, cfg.steps, cfg.guidance)
+    rows = [{"prompt": p, "metrics": m} for p, m in zip(cfg.prompts, sampling.prompt_metrics(fp, q, cfg.prompts))]
+    return rows, {**recipe_costs(model), "sample_seconds": time.perf_counter() - t0}
+
+
+# ---- in-process helpers of `sim tune` (a few knob variants on calibration prompts, no store) ----
 
 def fp_reference(cfg: StudyConfig, mode: str) -> dict:
     """{seed: SampleResult} of the unquantized model in this outlier mode."""
-    model = load_model(cfg.checkpoint, mode)
-    return {s: sample_model(model, cfg.prompts, s, cfg.steps, cfg.guidance) for s in cfg.seeds}
+    model = sampling.load_model(cfg.checkpoint, mode)
+    return {s: sampling.sample(model, cfg.prompts, s, cfg.steps, cfg.guidance) for s in cfg.seeds}
 
 
-def run_study(cfg: StudyConfig, log=print) -> StudyResult:
-    """Every (outlier mode, recipe) of `cfg`; recipes whose formatbook falls back are run and noted."""
-    import pandas as pd
-    from vdit.metrics import psnr_from_mse
-    set_threads(cfg.threads)
-    rows, costs, notes, fp_by_mode = [], [], [], {}
-    for mode in cfg.outliers:
-        fp_by_mode[mode] = fp_runs = fp_reference(cfg, mode)
-        for rname in cfg.recipes:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                r_rows, r_costs = run_recipe(cfg, rname, mode, fp_runs)
-            notes += sorted({str(w.message) for w in caught if "formatbook" in str(w.message)} - set(notes))
-            rows += r_rows
-            costs.append(r_costs)
-            psnr = np.mean([r["value"] for r in r_rows if r["metric"] == "psnr_db"])
-            log(f"[study] outliers={mode} {rname}: mean PSNR {psnr:.2f} dB, act bits "
-                f"{r_costs['act_bits_with_residual']:.3f}, {r_costs['sample_seconds']:.0f} s")
-    if set(OUTLIER_MODES) <= set(fp_by_mode):     # function preservation of the stress mode, measured
-        a, b = fp_by_mode["none"][cfg.seeds[0]].frames, fp_by_mode["on"][cfg.seeds[0]].frames
-        mse = float(((a - b).double() ** 2).mean())
-        notes.append(f"fp_injection_psnr_db: FP with outliers injected vs plain FP, seed {cfg.seeds[0]}: "
-                     f"{float(psnr_from_mse(mse)):.2f} dB")
-    return StudyResult(pd.DataFrame(rows), pd.DataFrame(costs), notes)
+def run_recipe(cfg: StudyConfig, recipe, mode: str, fp_runs: dict) -> tuple:
+    """Every seed of `recipe` (a name or Recipe), each on a freshly quantized model as a study cell is (a
+    QuantContext carries attention records from one sampling into the next); returns (tidy rows, costs)."""
+    rows, per_seed = [], []
+    for seed in cfg.seeds:
+        model = sampling.quantized_model(cfg.checkpoint, mode, recipe, cfg.backend, quiet=False)
+        name = model.quant_context.recipe.name
+        cell, costs = measure(cfg, model, seed, fp_runs[seed])
+        per_seed.append(costs)
+        rows += [{"recipe": name, "outliers": mode, "prompt": c["prompt"], "seed": seed, "metric": k, "value": v}
+                 for c in cell for k, v in c["metrics"].items()]
+    return rows, {"recipe": name, "outliers": mode, **combine_costs(per_seed)}
+
+
+def combine_costs(per_seed: list) -> dict:
+    """Costs of one (recipe, outliers) over its seeds: sampling seconds summed, other numbers averaged (bits per
+    element can move with the sampled data: fallbacks, salient rows), the formatbook name kept."""
+    out = {}
+    for k, v in per_seed[0].items():
+        vals = [c[k] for c in per_seed]
+        if isinstance(v, str):
+            out[k] = v
+        else:
+            out[k] = float(sum(vals)) if k == "sample_seconds" else float(sum(vals) / len(vals))
+    return out
 
 
 def config_dict(cfg: StudyConfig) -> dict:
     d = asdict(cfg)
     d["checkpoint_sha256"] = file_sha256(cfg.checkpoint)
+    d["outlier_seed"] = sampling.OUTLIER_SEED
     return d

@@ -1,6 +1,7 @@
 """Summaries of a quality study's tidy table (sim/study.py): per-recipe means, SemanticDialect's margins and
-per-prompt win rates against every other recipe, the share of the NVFP4 -> W8A8 PSNR gap it closes, and a
-markdown table.  Reads tables, computes no new measurements.
+per-prompt win rates against every other recipe, every recipe's PSNR margin against each 4-bit baseline with a
+paired bootstrap interval (sim/study_stats.py), the share of the NVFP4 -> W8A8 PSNR gap it closes, and
+summary.md with the command that reproduces the study.  Reads tables, computes no new measurements.
 """
 from __future__ import annotations
 
@@ -107,17 +108,60 @@ def _md_table(df: pd.DataFrame, floats: dict) -> str:
     return "\n".join(lines)
 
 
+def significance(tidy: pd.DataFrame, versus) -> pd.DataFrame:
+    """Every recipe's PSNR against each baseline in `versus`: sim.study_stats.comparison_table of the tidy table."""
+    from .study_stats import comparison_table
+    return comparison_table(wide(tidy), versus)
+
+
+def _significance_md(table: pd.DataFrame) -> str:
+    if table.empty:
+        return "(no rows: none of the baselines was run)"
+    shown = pd.DataFrame({
+        "outliers": table.outliers, "recipe": table.recipe, "vs": table.versus, "pairs": table.pairs_finite,
+        "margin_psnr_db": table.margin_psnr_db,
+        "95% interval": [f"[{lo:+.3f}, {hi:+.3f}]" if np.isfinite(lo) else "n/a"
+                         for lo, hi in zip(table.ci_low, table.ci_high)],
+        "win_rate": table.win_rate, "significant": np.where(table.significant, "**yes**", "no")})
+    return _md_table(shown, {"margin_psnr_db": "+.3f", "win_rate": ".3f"})
+
+
+def method_text() -> str:
+    from . import study_stats as st
+    return (f"Unit: a (prompt, seed) pair, both recipes sampled from the same prompt and initial noise. Margin: mean "
+            f"of recipe minus baseline PSNR over the pairs. Interval: paired percentile bootstrap, "
+            f"{st.RESAMPLES} resamples of the pairs with replacement, {int(st.LEVEL * 100)} %, numpy generator seed "
+            f"{st.BOOTSTRAP_SEED} (sim/study_stats.py); n/a below {st.MIN_PAIRS} pairs. **yes** = the interval excludes 0. Win rate: fraction of "
+            f"pairs where the recipe's PSNR is higher, ties one half. Pairs of one prompt under different seeds "
+            f"are not independent; the interval treats them as if they were.")
+
+
+def rerun_command(conf: dict, out: str) -> str:
+    """The `sim study` command line that reproduces a study with manifest config `conf` into `out`."""
+    parts = ["sim study", f"--prompts {len(conf['prompts'])}", f"--steps {conf['steps']}",
+             f"--seeds {','.join(map(str, conf['seeds']))}", f"--guidance {conf['guidance']}",
+             f"--backend {conf['backend']}", f"--checkpoint {conf['checkpoint']}",
+             f"--recipes {','.join(conf['recipes'])}", f"--outliers {','.join(conf['outliers'])}"]
+    if conf.get("versus") is not None:
+        parts.append(f"--versus {','.join(conf['versus'])}")
+    return " ".join(parts + [f"--out {out}"])
+
+
 def markdown(summary: pd.DataFrame, margins: pd.DataFrame, gap: pd.DataFrame, header: str,
-             notes=(), features: pd.DataFrame | None = None) -> str:
-    """The committed summary: header, per-recipe table, margins / win rates, gap closed, notes."""
+             notes=(), features: pd.DataFrame | None = None, comparisons: pd.DataFrame | None = None) -> str:
+    """The committed summary: header, per-recipe table, paired comparisons, margins / win rates, gap closed,
+    features, notes."""
     fmt = {"psnr_db": ".2f", "tdiff_psnr_db": ".2f", "ssim": ".4f", "act_bits_per_element": ".3f",
            "act_bits_with_residual": ".3f", "weight_bits_per_element": ".3f", "extra_mac_fraction": ".4f",
            "task_all": ".3f", "sample_seconds": ".0f"}
-    parts = [header, "## Mean per recipe (vs FP of the same model and outlier mode)", _md_table(summary, fmt),
-             f"## {TARGET} minus each recipe (mean over prompts x seeds) and per-prompt win rate",
-             _md_table(margins, {k: ".3f" for k in margins.columns}),
-             f"## Share of the {GAP_LOW} -> {GAP_HIGH} PSNR gap closed by {TARGET}",
-             _md_table(gap, {k: ".3f" for k in gap.columns})]
+    parts = [header, "## Mean per recipe (vs FP of the same model and outlier mode)", _md_table(summary, fmt)]
+    if comparisons is not None:
+        parts += ["## PSNR margin of each recipe over each 4-bit baseline (paired bootstrap 95 % interval, win rate)",
+                  method_text(), _significance_md(comparisons)]
+    parts += [f"## {TARGET} minus each recipe (mean over prompts x seeds) and per-pair win rate",
+              _md_table(margins, {k: ".3f" for k in margins.columns}),
+              f"## Share of the {GAP_LOW} -> {GAP_HIGH} PSNR gap closed by {TARGET}",
+              _md_table(gap, {k: ".3f" for k in gap.columns})]
     if features is not None and len(features):
         parts += [f"## What each feature contributes ({TARGET} minus the ablation without it)",
                   _md_table(features, {k: ".4f" for k in features.columns})]

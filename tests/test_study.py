@@ -24,7 +24,7 @@ TIDY_COLUMNS = ["recipe", "outliers", "prompt", "seed", "metric", "value"]
 def test_study_smoke(tmp_path):
     out = tmp_path / "study"
     rc = sim_main(["study", "--recipes", "fp,nvfp4", "--prompts", "1", "--steps", "2", "--outliers", "none",
-                   "--out", str(out)])
+                   "--seeds", "0", "--workers", "2", "--out", str(out)])
     assert rc == 0
     tidy = pd.read_csv(out / "study_tidy.csv")
     assert list(tidy.columns) == TIDY_COLUMNS
@@ -39,16 +39,18 @@ def test_study_smoke(tmp_path):
     for col in ("psnr_db", "ssim", "tdiff_psnr_db", "act_bits_with_residual", "weight_bits_per_element",
                 "extra_mac_fraction"):
         assert col in summary.columns
-    assert "nvfp4" in (out / "summary.md").read_text()
+    md = (out / "summary.md").read_text()
+    assert "nvfp4" in md and f"--out {out}`" in md and "--seeds 0 " in md     # the command that reproduces it
+    assert len(list((out / "cells" / "recipes").rglob("*.json"))) == 2
     # a second partial run with another recipe, merged with the first: same tables as one run of both
     assert sim_main(["study", "--recipes", "w4a16", "--prompts", "1", "--steps", "2", "--outliers", "none",
-                     "--out", str(tmp_path / "part")]) == 0
+                     "--seeds", "0", "--executor", "inline", "--out", str(tmp_path / "part")]) == 0
     assert sim_main(["study-merge", str(out), str(tmp_path / "part"), "--out", str(tmp_path / "merged")]) == 0
     merged = pd.read_csv(tmp_path / "merged" / "summary.csv")
     assert list(merged.recipe) == ["fp", "nvfp4", "w4a16"]
     assert merged.set_index("recipe").loc["nvfp4", "psnr_db"] == pytest.approx(psnr["nvfp4"])
     assert sim_main(["study", "--recipes", "w4a16", "--prompts", "1", "--steps", "3", "--outliers", "none",
-                     "--out", str(tmp_path / "other")]) == 0
+                     "--seeds", "0", "--executor", "inline", "--out", str(tmp_path / "other")]) == 0
     # the old spelling still works (with a deprecation note) and refuses different settings
     assert sim_main(["study", "--merge", f"{out},{tmp_path / 'other'}", "--out", str(tmp_path / "bad")]) == 2
 

@@ -8,7 +8,6 @@ tidy tables for reports/.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +24,7 @@ class RecipeRun:
     context_summary: dict
     layer_rows: list
     frames: np.ndarray
+    per_prompt: list = field(default_factory=list)   # sim.sampling.prompt_metrics: [{metric: value}] per prompt
 
 
 @dataclass
@@ -45,36 +45,32 @@ class RunResult:
 
 
 def _load(cfg: RunConfig, outliers: bool):
-    import vdit
-    model, _ = vdit.load_checkpoint(str(cfg.checkpoint_path()))
-    if outliers:
-        from vdit.outliers import inject_outliers
-        inject_outliers(model, seed=cfg.seed)
-    return model.eval()
+    from sim import sampling
+    return sampling.load_model(cfg.checkpoint_path(), outliers)
 
 
 def _quantized(cfg: RunConfig, recipe: str, backend: str, outliers: bool):
     """The run's model quantized on `backend`; "accel" is the functional datapath of the run's design
-    (sim.pipeline.config.accel_backend)."""
-    import quant
+    (sim.pipeline.config.accel_backend).  The recipe's book fallback is recorded in its notes, not warned."""
+    from sim import sampling
     if backend == "accel":
         from .config import accel_backend
         backend = accel_backend(cfg, recipe).name
-    model = _load(cfg, outliers)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the recipe's book fallback is recorded in its notes instead
-        quant.quantize_model(model, recipe, backend=backend)
-    return model
+    return sampling.quantized_model(cfg.checkpoint_path(), outliers, recipe, backend)
 
 
-def _sample(cfg: RunConfig, model, prompts, steps=None, max_steps=None):
-    import vdit
-    return vdit.sample(model, prompts, seed=cfg.seed, steps=steps or cfg.steps, guidance=cfg.guidance,
-                       return_velocities=True, recorder=getattr(model, "quant_context", None), max_steps=max_steps)
+def _sample(cfg: RunConfig, model, prompts, steps=None, max_steps=None, always_record=False):
+    """sim.sampling.sample with the run's seed and guidance (the recorder rule and outlier seed live there)."""
+    from sim import sampling
+    return sampling.sample(model, prompts, cfg.seed, steps or cfg.steps, cfg.guidance, max_steps=max_steps,
+                           always_record=always_record)
 
 
 def run_quality(cfg: RunConfig, result: RunResult, log):
-    from vdit import metrics, tasks
+    """FP reference and every recipe through sim.sampling, as `sim study` samples them: per-prompt metrics
+    (RecipeRun.per_prompt) plus the batch comparison the run's report shows."""
+    from sim import sampling
+    from vdit import tasks
     for outliers in (False, True) if cfg.outliers else (False,):
         t0 = time.perf_counter()
         fp = _sample(cfg, _load(cfg, outliers), result.prompts)
@@ -85,12 +81,11 @@ def run_quality(cfg: RunConfig, result: RunResult, log):
             t0 = time.perf_counter()
             model = _quantized(cfg, recipe, cfg.full_backend, outliers)
             q = _sample(cfg, model, result.prompts)
-            m = metrics.compare(fp.frames.numpy(), q.frames.numpy(), fp_latents=fp.latents.numpy(),
-                                q_latents=q.latents.numpy(), fp_velocities=fp.velocities.numpy(),
-                                q_velocities=q.velocities.numpy())
+            m = sampling.batch_metrics(fp, q)
             ctx = model.quant_context
             result.recipe_runs.append(RecipeRun(recipe, outliers, m, tasks.task_accuracy(q.frames.numpy(), result.prompts),
-                                                ctx.summary(), ctx.layer_rows(), q.frames.numpy()))
+                                                ctx.summary(), ctx.layer_rows(), q.frames.numpy(),
+                                                sampling.prompt_metrics(fp, q, result.prompts)))
             result.seconds[f"sample {recipe}{' +outliers' if outliers else ''} ({cfg.full_backend})"] = \
                 time.perf_counter() - t0
             log(f"{recipe}{' +outliers' if outliers else ''}: PSNR {m['psnr_db']:.2f} dB, SSIM {m['ssim']:.4f}")

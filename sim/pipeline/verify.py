@@ -29,7 +29,9 @@ def tapped_slice(cfg: RunConfig, backend: str, keep=None, picks=None, full_backe
         router = Router(picks, _load(cfg, False), cfg.recipe, backend)
     tap = LayerTap(keep=keep, router=router).attach(model)
     try:
-        out = _sample(cfg, model, cfg_slice_prompts(cfg), max_steps=cfg.slice_steps)
+        # the context is the recorder on every recipe here: the tap tags each call with the denoising step the
+        # context learns as recorder (both sides of the comparison sample the same way)
+        out = _sample(cfg, model, cfg_slice_prompts(cfg), max_steps=cfg.slice_steps, always_record=True)
     finally:
         tap.detach()
     return tap, out.latents.numpy()

@@ -1,29 +1,22 @@
 """Run a sweep: hand points to workers (Ray by default, a local Ray instance unless --address names a cluster),
 store each result as it arrives, skip points already finished in the store.
 
-Executors:
-- "ray"    : Ray tasks (chunks of points), retried by Ray when a worker dies (max_retries);
-- "local"  : a process pool on this machine (no Ray needed); its workers exit when the driver dies;
-- "inline" : the driver process itself (debugging, tests).
+Executors (sim/sweep/executor.py, shared with `sim study`): "ray" (chunks of points as Ray tasks, retried when a
+worker dies), "local" (a process pool on this machine), "inline" (the driver itself).
 A `tune` search runs through Ray Tune; each trial looks its point up in the store first.
 """
 from __future__ import annotations
 
 import json
 import os
-import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .evaluators import evaluate_chunk
+from .executor import EXECUTORS, local_pool, open_pool, ray_init, ray_module  # noqa: F401 (local_pool re-exported)
 from .spec import SweepSpec, point_id
 from .store import ResultStore
-
-EXECUTORS = ("ray", "local", "inline")
-RAY_TASK_RETRIES = 3
-DRIVER_POLL_S = 0.25      # how often a local pool worker checks that its driver is still alive
 
 
 @dataclass(frozen=True)
@@ -97,74 +90,21 @@ def _run_points(spec, store, executor, workers, address, chunk, progress):
             counts["ok" if err is None else "failed"] += 1
             bar.update(1)
 
-    if executor == "inline":
-        for c in chunks:
-            consume(evaluate_chunk(spec.evaluator, c))
-    elif executor == "local":
-        with local_pool(workers) as pool:
-            futures = [pool.submit(evaluate_chunk, spec.evaluator, c) for c in chunks]
-            for f in as_completed(futures):
-                consume(f.result())
-    else:
-        _run_on_ray(spec, chunks, workers, address, consume)
+    with open_pool(executor, workers, address) as pool:
+        for i, c in enumerate(chunks):
+            pool.submit(i, evaluate_chunk, spec.evaluator, c)
+        for _, results in pool.completed():
+            consume(results)
     bar.close()
     return n_unique, n_unique - len(todo), counts["ok"], counts["failed"]
 
 
-def local_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool whose workers exit when this (driver) process dies, even by SIGKILL, which gives the pool
-    no chance to shut them down."""
-    return ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_driver)
-
-
-def _exit_with_driver():
-    """Pool worker initializer: a daemon thread exits the worker once it is re-parented, which happens when the
-    process that started it (the driver, or the fork server that the driver's death also ends) dies."""
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(DRIVER_POLL_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
-
-
-def _ray():
-    try:
-        import ray
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError("Ray is not installed: pip install 'semdialect-suite[dist]' (or use "
-                                  "--executor local for a process pool on this machine)") from None
-    return ray
-
-
-def _ray_init(ray, workers, address):
-    if ray.is_initialized():
-        return
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-
-
-def _run_on_ray(spec, chunks, workers, address, consume):
-    ray = _ray()
-    _ray_init(ray, workers, address)
-    remote = ray.remote(max_retries=RAY_TASK_RETRIES)(evaluate_chunk)
-    pending = [remote.remote(spec.evaluator, c) for c in chunks]
-    while pending:
-        ready, pending = ray.wait(pending, num_returns=1)
-        for ref in ready:
-            consume(ray.get(ref))
-
-
 def _run_tune(spec, store, workers, address, out_dir):
-    ray = _ray()
+    ray = ray_module()
     from ray import tune
     from .tune_space import tune_param_space
 
-    _ray_init(ray, workers, address)
+    ray_init(ray, workers, address)
     done = {pid: store.get(pid) for pid in store.done_ids()}
 
     def trainable(params, _done=done, _spec=spec):
