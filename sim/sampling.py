@@ -111,3 +111,12 @@ def batch_metrics(fp, q) -> dict:
 def digest(result) -> str:
     """sha256 of a SampleResult's final latents' raw bytes: proves a recomputed FP reference is the stored one."""
     return hashlib.sha256(result.latents.numpy().tobytes()).hexdigest()
+
+
+def set_threads(n: int):
+    """Pin torch and Numba to n threads: on a shared CPU, Numba's parallel kernels at more threads than the
+    cores actually free spend most of their time waiting for each other."""
+    import numba
+    import torch
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))

@@ -20,7 +20,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 
 from . import defaults, sampling
-from .sampling import OUTLIER_MODES, TASK_KEYS, VIDEO_KEYS  # noqa: F401 (the study's names for them)
+from .sampling import OUTLIER_MODES, TASK_KEYS, VIDEO_KEYS, set_threads  # noqa: F401 (the study's names for them)
 
 STUDY_RECIPES = ("fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdialect", "semanticdialect",
                  "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16")
@@ -74,15 +74,6 @@ def file_sha256(path: str) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def set_threads(n: int):
-    """Pin torch and Numba to n threads: on a shared CPU, Numba's parallel kernels at more threads than the
-    cores actually free spend most of their time waiting for each other."""
-    import numba
-    import torch
-    torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
 def binding(cfg: StudyConfig) -> dict:

@@ -134,7 +134,7 @@ CROSSCHECK_FIELDS = ("checks", "skipped_backends", "slice_kinds", "slice_from_at
 
 def _crosscheck_job(cfg: RunConfig) -> tuple:
     """The cross-check stage in a worker process: (its RunResult fields, stage seconds, log lines)."""
-    from sim.study import set_threads
+    from sim.sampling import set_threads
     from .verify import run_crosscheck
     set_threads(1)
     part, lines = RunResult(cfg, ()), []
@@ -147,7 +147,7 @@ def _quality_beside_crosscheck(cfg: RunConfig, result: RunResult, log):
     share nothing but the read-only checkpoint, so a 2-core machine runs them side by side."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    from sim.study import set_threads
+    from sim.sampling import set_threads
     set_threads(1)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         job = pool.submit(_crosscheck_job, cfg)
