@@ -411,17 +411,21 @@ _SD_ATT = _SD_ACT      # the recipe's own dialect format and LUT-argmin selector
 _INT8 = TensorSpec("int8_g32")
 _FP8 = TensorSpec("fp8_e4m3_g32")
 for _r in (
-    _full_path("semanticdialect-fullpath", "semanticdialect", AttentionQuant(_SD_ATT, _SD_ATT, _SD_ATT, _SD_ATT),
-               "[ours] full path: Q, K, P and V in dialectfp4-32 with LUT-argmin selection online"),
+    _full_path("semanticdialect-fullpath", "semanticdialect",
+               AttentionQuant(_SD_ATT, _SD_ATT, _SD_ATT, _SD_ATT, k_smoothing=True),
+               "[ours] full path: Q, K, P and V in dialectfp4-32 with LUT-argmin selection online; K smoothed (the "
+               "SageAttention family's trick), chosen on calibration prompts: results/study-fullpath/"
+               "k_smoothing_calibration.csv (python -m bench.calib_k_smoothing)"),
     _full_path("semanticdialect-attn8", "semanticdialect",
                AttentionQuant(_INT8, _INT8, _FP8, _FP8, k_smoothing=True),
                "full path, SageAttention2-like: INT8 Q K^T with K smoothed and FP8 (E4M3) P V, as SageAttention2; "
                "[ours] INT8 per block of 32 along K with an FP32 scale, and MXFP8 (OCP MX v1.0: E4M3 with one E8M0 "
                "scale per block of 32 along K) for P and V instead of SageAttention2's own FP8 scales (per channel for V)"),
-    _full_path("nvfp4-fullpath", "nvfp4", AttentionQuant(*(TensorSpec("nvfp4"),) * 4),
-               "[ours] full path, SageAttention3-like: NVFP4 (E2M1, E4M3 scale per 16) for Q, K, P and V"),
+    _full_path("nvfp4-fullpath", "nvfp4", AttentionQuant(*(TensorSpec("nvfp4"),) * 4, k_smoothing=True),
+               "[ours] full path, SageAttention3-like: NVFP4 (E2M1, E4M3 scale per 16) for Q, K, P and V, K smoothed "
+               "as in semanticdialect-fullpath"),
     # one quantized operand at a time (quality ablations: the other operand stays float32)
-    *(_full_path(f"semanticdialect-attn-{o}", "semanticdialect", AttentionQuant(**{o: _SD_ATT}),
+    *(_full_path(f"semanticdialect-attn-{o}", "semanticdialect", AttentionQuant(**{o: _SD_ATT}, k_smoothing=o == "k"),
                  f"ablation [ours]: only attention operand {o.upper()} quantized (dequantized, float32 matmul)")
       for o in ATTENTION_OPERANDS),
 ):
