@@ -154,11 +154,23 @@ def _attention_hw(r) -> tuple:
     return tuple(out)
 
 
+def _refuse_activation_only(r):
+    """A recipe with ACTIVATION_ONLY linears (the W16A4 split ablations) has no hardware view: no PE lane
+    multiplies 4-bit activations by float weights, and pricing them as FP16 would misstate what the recipe does."""
+    from quant.recipes import Action
+    rules = [p.pattern for p in r.policy if p.action is Action.ACTIVATION_ONLY]
+    if rules:
+        raise QuantError(f"recipe {r.name} quantizes only the activations of some linears (activation_only rule "
+                         f"{rules[0]!r}): a quality ablation with no hardware view (no PE lane multiplies 4-bit "
+                         f"activations by float weights); estimate its W4A4 base recipe or a -w4a16 variant instead")
+
+
 def derive(recipe) -> HwRecipe:
     """The hardware view of a quant recipe (a name, a YAML path or a quant.Recipe)."""
     from quant.recipes import recipe as quant_recipe
     from quant.registry import get_format
     r = quant_recipe(recipe).resolved()
+    _refuse_activation_only(r)
     wo = r.weight_only_spec
     wo_fmt = get_format(wo.fmt) if wo is not None else None
     base = dict(name=r.name, weight_only_format=wo.fmt if wo else "fp16",
