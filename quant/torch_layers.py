@@ -15,6 +15,7 @@ from .api import qgemm, quantize
 from .context import QuantContext
 from .decompose import decompose, extra_macs
 from .errors import QuantError
+from .exponents import split_knobs
 from .recipes import Action, Recipe, TensorSpec, recipe as get_recipe
 from .registry import get_format
 
@@ -174,6 +175,10 @@ def _check(recipe: Recipe):
         if getattr(fa, "book_name", None) is None or (a.selector or fa.default_selector) != "lut_argmin":
             raise QuantError(f"recipe {recipe.name}: SeDA needs a dialect (formatbook) activation format with the "
                              f"lut_argmin selector, got {a.fmt} / {a.selector or fa.default_selector}")
+        if split_knobs(a.knob_dict)[1]:
+            raise QuantError(f"recipe {recipe.name}: SeDA chooses sub-books on each block's own exponent; with "
+                             f"shared exponents ({', '.join(sorted(split_knobs(a.knob_dict)[1]))}) it would choose "
+                             f"on exponents the quantizer does not use: turn SeDA off or drop those knobs")
     if w is None or a is None:
         return
     fw, fa = get_format(w.fmt), get_format(a.fmt)

@@ -123,11 +123,17 @@ def online_kind(fmt, selector: str | None, seda: bool) -> str:
     return "nvfp4_scale" if mac_mode_of(fmt) == "fp4_scaled" else "int_scale"
 
 
-def _bits(fmt, block: int | None, sub_books: int = 1) -> float:
+def _bits(fmt, block: int | None, sub_books: int = 1, spec=None) -> float:
+    """Storage bits per element of an operand: the format's at `block` with the spec's exponent-sharing knobs
+    (quant/exponents.py), or SeDA's shorter in-sub-book ids."""
+    from quant.exponents import split_knobs
+    shared = split_knobs(spec.knob_dict)[1] if spec is not None else {}
     if sub_books > 1:
+        if shared:
+            raise QuantError(f"SeDA with shared exponents ({', '.join(sorted(shared))}) has no bit accounting")
         from quant.seda import seda_bits_per_element
         return seda_bits_per_element(fmt.book.size, sub_books, block or fmt.default_block, 1, 0, fmt.exponent_bits)
-    return float(fmt.bits_per_element(block=block))
+    return float(fmt.bits_per_element(block=block, **shared))
 
 
 def operand_hw(spec, block: int | None = None) -> OperandHw:
@@ -135,7 +141,7 @@ def operand_hw(spec, block: int | None = None) -> OperandHw:
     from quant.registry import get_format
     fmt = get_format(spec.fmt)
     online = online_kind(fmt, spec.selector, False)
-    return OperandHw(spec.fmt, mac_mode_of(fmt), _bits(fmt, block), online,
+    return OperandHw(spec.fmt, mac_mode_of(fmt), _bits(fmt, block, spec=spec), online,
                      fmt.book.size if online in DIALECT_SELECTORS else 0, block or fmt.default_block or 0)
 
 
@@ -174,7 +180,7 @@ def derive(recipe) -> HwRecipe:
     wo = r.weight_only_spec
     wo_fmt = get_format(wo.fmt) if wo is not None else None
     base = dict(name=r.name, weight_only_format=wo.fmt if wo else "fp16",
-                weight_only_bits=_bits(wo_fmt, r.block) if wo_fmt else FP16_BITS, full_path=r.full_path,
+                weight_only_bits=_bits(wo_fmt, r.block, spec=wo) if wo_fmt else FP16_BITS, full_path=r.full_path,
                 notes=tuple(r.notes), quant_recipe=r, attention=_attention_hw(r))
     if r.weight is None or r.activation is None:
         return HwRecipe(weight_format=wo.fmt if wo else "fp16", act_format="fp16", mac_mode="fp16",
@@ -189,7 +195,8 @@ def derive(recipe) -> HwRecipe:
     online = online_kind(fx, r.activation.selector, s > 1)
     block = r.block or fx.default_block or 0
     return HwRecipe(weight_format=r.weight.fmt, act_format=r.activation.fmt, mac_mode=mode,
-                    weight_bits=_bits(fw, r.block), act_bits=_bits(fx, r.block, s), online=online,
+                    weight_bits=_bits(fw, r.block, spec=r.weight), act_bits=_bits(fx, r.block, s, r.activation),
+                    online=online,
                     book_size=fx.book.size if online in DIALECT_SELECTORS else 0, block=block,
                     decomp_fraction=r.decomposition.salient_fraction if r.decomposition.enabled else 0.0,
                     sub_books=s, **base)
