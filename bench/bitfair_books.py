@@ -1,9 +1,10 @@
-"""Learn small formatbooks for block 16 on CALIBRATION prompts (the bit-fair dialect variants, docs/formats.md#
+"""Learn formatbooks for block 16 on CALIBRATION prompts (the bit-fair dialect variants, docs/formats.md#
 shared-exponents): inputs of the FULL linears of the tiny VDiT sampled in FP, cut into blocks of 16, then
-quant.learn.learn_formatbook from scratch (no base book).  Prints freeze_source of each book (the text pasted
+quant.learn.learn_formatbook from scratch (no base book) or extending a base book (its dialects keep their ids).  Prints freeze_source of each book (the text pasted
 into quant/learned_books.py) after the calibration settings; never touches the evaluation prompts.
 
-    NUMBA_NUM_THREADS=1 python3 -m bench.bitfair_books [--sizes 8,16] [--out FILE]
+    NUMBA_NUM_THREADS=1 python3 -m bench.bitfair_books [--sizes 8,16] [--out FILE]                 # dialect{8,16}-b16
+    NUMBA_NUM_THREADS=1 python3 -m bench.bitfair_books --base dialectfp4 --sizes 32,64 [--out FILE]  # dialectfp4-{32,64}-b16
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def main(argv=None) -> int:
     from sim.study import file_sha256, set_threads
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="8,16")
+    p.add_argument("--base", default="none", help="base book whose dialects come first (default: none)")
     p.add_argument("--out", default=None, help="write the source here instead of printing it")
     args = p.parse_args(argv)
     set_threads(1)
@@ -48,8 +50,10 @@ def main(argv=None) -> int:
             f"calibration prompts, seeds {settings['seeds']}, {settings['steps']} steps, guidance "
             f"{settings['guidance']}")
     out = [f"# bench/bitfair_books.py settings: {settings!r}, checkpoint sha256 {sha}\n"]
+    base = None if args.base == "none" else args.base
     for size in (int(s) for s in args.sizes.split(",")):
-        book = learn_from_blocks(blocks, f"dialect{size}-b16", size, None, description=desc)
+        name = f"dialect{size}-b16" if base is None else f"{base.split('-')[0]}-{size}-b16"
+        book = learn_from_blocks(blocks, name, size, base, description=desc)
         out.append(freeze_source(book))
     text = "\n".join(out)
     print(f"# {blocks.n_blocks} blocks of {settings['block']}, {time.perf_counter() - t0:.0f} s")

@@ -9,7 +9,9 @@ objects before it runs and candidates above the budget are refused.  Each candid
 sampled on the same calibration prompts and seeds, in both outlier modes, against FP of the same model.
 
 Selection rule, fixed before any run: the winner is the candidate with the largest *worse-mode* margin over NVFP4,
-min over outlier modes of (mean PSNR(candidate) - mean PSNR(nvfp4)); SSIM and temporal PSNR are reported beside it.
+min over outlier modes of (mean PSNR(candidate) - mean PSNR(nvfp4)), among the candidates whose *measured*
+activation bits (residual included) and weight bits are both <= 4.5 (`eligible`; informative candidates without
+a hardware model are never eligible); SSIM and temporal PSNR are reported beside it.
 
     NUMBA_NUM_THREADS=1 python3 -m bench.bitfair_search [--only NAME,...] [--out results/bitfair/calibration.csv]
 
@@ -35,7 +37,8 @@ DEFAULT_OUT = os.path.join("results", "bitfair", "calibration.csv")
 @dataclass(frozen=True)
 class Candidate:
     """book: formatbook (= format) name; block: elements per block; span / offset_bits: the exponent knobs
-    (None / 0 = a block's own 8-bit exponent); salient: decomposition's salient fraction (0 = off); seda: SeDA on."""
+    (None / 0 = a block's own 8-bit exponent); salient: decomposition's salient fraction (0 = off); seda: SeDA on;
+    act_selector: the activations' selector (lut_argmin, the LUT unit's)."""
     name: str
     book: str
     block: int
@@ -43,24 +46,39 @@ class Candidate:
     offset_bits: int = 0
     salient: float = 0.0
     seda: bool = False
+    act_selector: str = "lut_argmin"
+    weight: tuple = ()              # (book, span, offset_bits) of the weights when they differ (same block)
+    hardware: bool = True           # False: informative only (no online hardware model), never the winner
 
     @property
     def knobs(self) -> tuple:
-        out = () if self.span is None else (("exponent_span", self.span),)
-        return out + ((("exponent_offset_bits", self.offset_bits),) if self.offset_bits else ())
+        return _knobs(self.span, self.offset_bits)
+
+    @property
+    def weight_spec(self) -> tuple:
+        """(book, exponent knobs) of the weight operand."""
+        return (self.weight[0], _knobs(*self.weight[1:])) if self.weight else (self.book, self.knobs)
 
     def recipe(self):
         from quant.recipes import Decomposition, Recipe, Seda, TensorSpec, default_policy
-        return Recipe(self.name, weight=TensorSpec(self.book, "exact_mse", self.knobs),
-                      activation=TensorSpec(self.book, "lut_argmin", self.knobs), block=self.block,
+        return Recipe(self.name, weight=TensorSpec(*self.weight_spec[:1], "exact_mse", self.weight_spec[1]),
+                      activation=TensorSpec(self.book, self.act_selector, self.knobs), block=self.block,
                       policy=default_policy(), formatbook=self.book,
                       decomposition=Decomposition(enabled=self.salient > 0, salient_fraction=self.salient or 0.05),
                       seda=Seda(enabled=self.seda))
 
-    def storage_bits(self) -> float:
-        """Bits per element of either operand before decomposition (the activation residual adds salient x this)."""
+    def storage_bits(self) -> tuple:
+        """Bits per element of (activations before decomposition, weights); the activation residual adds salient
+        times the first."""
         from quant.registry import get_format
-        return get_format(self.book).bits_per_element(block=self.block, **dict(self.knobs))
+        book, knobs = self.weight_spec
+        return (get_format(self.book).bits_per_element(block=self.block, **dict(self.knobs)),
+                get_format(book).bits_per_element(block=self.block, **dict(knobs)))
+
+
+def _knobs(span, offset_bits) -> tuple:
+    out = () if span is None else (("exponent_span", span),)
+    return out + ((("exponent_offset_bits", offset_bits),) if offset_bits else ())
 
 
 # The structures of issue 17 (all at <= 4.5 bits; "d8"/"d16" books learned for block 16 on calibration prompts,
@@ -80,23 +98,48 @@ CANDIDATES = (
     Candidate("span64-o1-dialectfp4-dec1", "dialectfp4", 16, span=64, offset_bits=1, salient=0.01),
     # block 32 with its own exponents: D=16 ids (4.375) and a 2.5 % decomposition residual (about 4.48)
     Candidate("b32-dialectfp4-dec2.5", "dialectfp4", 32, salient=0.025),
+    # per-16 blocks, 4-bit offsets below the tensor's exponent, 3-bit ids (4.4375) and a 1 % decomposition
+    Candidate("tensor-o4-d8-dec1", "dialect8-b16", 16, span="tensor", offset_bits=4, salient=0.01),
+    # second round (after the first showed a 1 % decomposition paying for itself): 7 or 6 metadata bits per 16
+    # elements plus the largest salient fraction that keeps the measured activation bits within 4.5
+    Candidate("tensor-o3-dialectfp4-dec1", "dialectfp4", 16, span="tensor", offset_bits=3, salient=0.01),
+    Candidate("tensor-o3-d8-dec2.5", "dialect8-b16", 16, span="tensor", offset_bits=3, salient=0.025),
+    Candidate("tensor-o2-dialectfp4-32-b16-dec1", "dialectfp4-32-b16", 16, span="tensor", offset_bits=2,
+              salient=0.01),
+    # books for block 16 extending DialectFP4 (bench/bitfair_books.py --base dialectfp4): 5 or 6 id bits
+    Candidate("tensor-o3-dialectfp4-32-b16", "dialectfp4-32-b16", 16, span="tensor", offset_bits=3),
+    Candidate("tensor-o2-dialectfp4-64-b16", "dialectfp4-64-b16", 16, span="tensor", offset_bits=2),
+    # third round: the best activation structure so far (tensor-o3-d8-dec2.5) with richer weights at 4.5 bits
+    # (weights need no decomposition budget), and block 32 with a larger decomposition
+    Candidate("tensor-o3-d8-dec2.5-w32", "dialect8-b16", 16, span="tensor", offset_bits=3, salient=0.025,
+              weight=("dialectfp4-32", "tensor", 3)),
+    Candidate("tensor-o3-d8-dec2.5-wfp4", "dialect8-b16", 16, span="tensor", offset_bits=3, salient=0.025,
+              weight=("dialectfp4", "tensor", 4)),
+    Candidate("b32-tensor-o3-dialectfp4-dec6", "dialectfp4", 32, span="tensor", offset_bits=3, salient=0.06),
+    # informative, not a hardware candidate: tensor-o4-dialectfp4 with activations encoded by exact_mse (nearest
+    # level of |x| itself instead of the 5-bit intermediate): what the LUT unit's intermediate costs
+    Candidate("tensor-o4-dialectfp4-exact", "dialectfp4", 16, span="tensor", offset_bits=4, act_selector="exact_mse",
+              hardware=False),
 )
 BASELINES = ("nvfp4",)
 
 
-def budget_check(c: Candidate) -> float:
-    bits = c.storage_bits()
-    worst = bits * (1 + c.salient)          # every salient row adds a residual row of the same format
-    if worst > BUDGET_BITS + 1e-12:
-        raise ValueError(f"candidate {c.name}: {bits:.4f} bits per element (+ residual: {worst:.4f}) is above the "
-                         f"{BUDGET_BITS}-bit budget")
-    return bits
+def budget_check(c: Candidate) -> tuple:
+    """Refuse a candidate above the budget before it runs (the measured bits decide `within_budget` after)."""
+    act, weight = c.storage_bits()
+    worst = act * (1 + c.salient)           # every salient row adds a residual row of the same format
+    if max(worst, weight) > BUDGET_BITS + 1e-12:
+        raise ValueError(f"candidate {c.name}: activations {act:.4f} bits per element (+ residual: {worst:.4f}), "
+                         f"weights {weight:.4f}: above the {BUDGET_BITS}-bit budget")
+    return act, weight
 
 
 def _row(name, mode, recs, costs, c: Candidate | None) -> dict:
     vals = {k: float(np.mean([x["value"] for x in recs if x["metric"] == k])) for k in METRICS}
     return {"candidate": name, "outliers": mode, **vals,
-            "book": c.book if c else name, "block": c.block if c else 16,
+            "book": c.book if c else name, "weight_book": c.weight_spec[0] if c else name,
+            "weight_knobs": " ".join(f"{k}={v}" for k, v in c.weight_spec[1]) if c else "",
+            "block": c.block if c else 16,
             "exponent_span": (c.span if c and c.span is not None else "block") if c else "",
             "exponent_offset_bits": c.offset_bits if c else "", "salient_fraction": c.salient if c else 0.0,
             "act_bits_per_element": costs["act_bits_per_element"],
@@ -113,6 +156,10 @@ def with_margins(table):
     for k in ("psnr_db", "ssim", "tdiff_psnr_db"):
         table[f"margin_{k}"] = table[k] - table.outliers.map(bar[k])
     table["worst_mode_margin_psnr_db"] = table.groupby("candidate").margin_psnr_db.transform("min")
+    fits = (table.act_bits_with_residual <= BUDGET_BITS) & (table.weight_bits_per_element <= BUDGET_BITS)
+    table["within_budget"] = fits.groupby(table.candidate).transform("all")
+    informative = {c.name for c in CANDIDATES if not c.hardware}
+    table["eligible"] = table.within_budget & (table.candidate != "nvfp4") & ~table.candidate.isin(informative)
     return table
 
 
@@ -129,8 +176,17 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     todo = [c for c in CANDIDATES if args.only is None or c.name in args.only.split(",")]
     for c in todo:
-        print(f"[bitfair] {c.name}: {budget_check(c):.4f} bits per element (salient {c.salient})", flush=True)
-    done = pd.read_csv(args.out) if os.path.exists(args.out) else pd.DataFrame()
+        act, weight = budget_check(c)
+        print(f"[bitfair] {c.name}: activations {act:.4f} bits per element (salient {c.salient}), weights "
+              f"{weight:.4f}", flush=True)
+    done = pd.read_csv(args.out, keep_default_na=False) if os.path.exists(args.out) else pd.DataFrame()
+    done = done.drop(columns=[c for c in ("within_budget", "eligible") if c in done])
+    if len(done) and "weight_book" not in done:       # tables written before weights could differ
+        done.insert(done.columns.get_loc("book") + 1, "weight_book", done.book)
+        done.insert(done.columns.get_loc("weight_book") + 1, "weight_knobs", [
+            "" if r.candidate in BASELINES else " ".join(f"{k}={v}" for k, v in _knobs(
+                None if r.exponent_span == "block" else r.exponent_span, int(float(r.exponent_offset_bits))))
+            for r in done.itertuples()])
     have = set(zip(done.candidate, done.outliers)) if len(done) else set()
     cfg = StudyConfig(prompts=tuple(vdit.CALIBRATION_PROMPTS[:SETTINGS["prompts"]]), steps=SETTINGS["steps"],
                       seeds=SETTINGS["seeds"], guidance=SETTINGS["guidance"], checkpoint=CHECKPOINT, threads=1)
@@ -153,9 +209,12 @@ def main(argv=None) -> int:
             os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
             atomic_write_csv(args.out, with_margins(pd.DataFrame(rows)))
     table = with_margins(pd.DataFrame(rows))
-    best = table[table.candidate != "nvfp4"].sort_values("worst_mode_margin_psnr_db", ascending=False)
+    atomic_write_csv(args.out, table)
+    best = table[table.eligible].sort_values("worst_mode_margin_psnr_db", ascending=False)
     print(best[["candidate", "outliers", "psnr_db", "margin_psnr_db", "worst_mode_margin_psnr_db",
                 "act_bits_with_residual", "weight_bits_per_element"]].to_string(index=False))
+    if len(best):
+        print(f"[bitfair] winner by the selection rule: {best.candidate.iloc[0]}")
     return 0
 
 

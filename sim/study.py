@@ -23,8 +23,8 @@ STUDY_RECIPES = ("fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdial
                  "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16")
 # the W16A4 / W4A16 split ablations of every 4-bit recipe (quant/recipe_variants.py): run them with
 # `sim study --recipes ...`; kept apart from STUDY_RECIPES so the default study's cost does not triple
-SPLIT_RECIPES = tuple(f"{b}-{s}" for b in ("mxfp4", "nvfp4", "int4_g32", "blockdialect", "semanticdialect")
-                      for s in ("w16a4", "w4a16"))
+SPLIT_RECIPES = tuple(f"{b}-{s}" for b in ("mxfp4", "nvfp4", "int4_g32", "blockdialect", "semanticdialect",
+                                            "semanticdialect-fair") for s in ("w16a4", "w4a16"))
 OUTLIER_MODES = ("none", "on")
 DEFAULT_CHECKPOINT = defaults.CHECKPOINT
 # keys of vdit.metrics.compare kept per (recipe, prompt, seed); the rest (per-step lists, FP-only values) are not

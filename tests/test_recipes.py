@@ -11,8 +11,9 @@ NAMED = ["fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdialect", "s
          "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16",
          "semanticdialect-fullpath", "semanticdialect-attn8", "nvfp4-fullpath", "semanticdialect-attn-q",
          "semanticdialect-attn-k", "semanticdialect-attn-p", "semanticdialect-attn-v",
-         *(f"{b}-{s}" for b in ("mxfp4", "nvfp4", "int4_g32", "blockdialect", "semanticdialect")
-           for s in ("w16a4", "w4a16"))]
+         "semanticdialect-fair",
+         *(f"{b}-{s}" for b in ("mxfp4", "nvfp4", "int4_g32", "blockdialect", "semanticdialect",
+                                "semanticdialect-fair") for s in ("w16a4", "w4a16"))]
 
 # real Open-Sora 2.0 linear names (docs/model.md#layer-names) -> the default policy's action
 LAYER_ACTIONS = {
