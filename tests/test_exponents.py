@@ -194,3 +194,42 @@ def test_seda_with_shared_exponents_is_refused_by_name():
         quant.quantize_model(ToyMMDiT(), _shared_recipe(seda=True))
     with pytest.raises(QuantError, match="SeDA with shared exponents"):
         derive(_shared_recipe(seda=True))
+
+
+# ---- semanticdialect-fair: the shipped bit-fair variant ---------------------------------------------------------
+def test_fair_recipe_is_the_searched_candidate_and_costs_its_bits():
+    from dataclasses import replace
+
+    from bench.bitfair_search import CANDIDATES
+    from quant.recipe_variants import FAIR_BOOK, FAIR_EXPONENTS
+    r = quant.recipe("semanticdialect-fair")
+    searched = {c.name: c for c in CANDIDATES}["tensor-o3-d8-dec2.5"].recipe()
+    assert replace(searched, name=r.name, notes=r.notes) == r
+    for spec in (r.weight, r.activation):
+        assert spec.knobs == FAIR_EXPONENTS and spec.fmt == FAIR_BOOK
+        assert quant.get_format(spec.fmt).bits_per_element(block=r.block, **spec.knob_dict) == 4 + (3 + 3) / 16
+    # with the residual of 2.5 % of the rows in the same format, activations stay within NVFP4's 4.5
+    assert 4.375 * (1 + r.decomposition.salient_fraction) <= 4.5
+    assert all(any(tag in n for n in r.notes) for tag in ("[ours]", "[paper]", "[BD]"))
+
+
+@pytest.mark.parametrize("operand", ["weight", "activation"])
+def test_fair_quantize_raw_bits_match_on_cpu_back_ends(operand):
+    spec = getattr(quant.recipe("semanticdialect-fair"), operand)
+    x = inputs(4)
+    ref = quant.quantize(x, spec.fmt, selector=spec.selector, block=16, **spec.knob_dict)
+    assert ref.bits_per_element == 4.375
+    for be in CPU_BACKENDS:
+        assert quant.quantize(x, spec.fmt, selector=spec.selector, block=16, backend=be,
+                              **spec.knob_dict).equal_bits(ref), be
+
+
+def test_fair_model_is_bit_identical_on_numba_and_reference():
+    from test_quantize_model import inputs as toy_inputs, quantized, run_steps
+    x = toy_inputs()
+    ya = run_steps(quantized("semanticdialect-fair", "reference"), 2, x)
+    model = quantized("semanticdialect-fair", "numba")
+    yb = run_steps(model, 2, x)
+    assert all(a.numpy().tobytes() == b.numpy().tobytes() for a, b in zip(ya, yb))
+    s = model.quant_context.summary()
+    assert s["act_bits_per_element"] == 4.375 and s["extra_mac_fraction"] > 0

@@ -63,3 +63,12 @@ def test_decomposition_and_gemm_match_reference(knobs):
 def test_bad_knob_values_give_the_reference_errors():
     with pytest.raises(QuantError, match="exponent_span must be"):
         quant.quantize(inputs(), "dialectfp4", block=16, backend="triton", exponent_span=24)
+
+
+@pytest.mark.parametrize("operand", ["weight", "activation"])
+def test_fair_recipe_operands_match_reference(operand):
+    spec = getattr(quant.recipe("semanticdialect-fair"), operand)
+    x = inputs(5)
+    ref = quant.quantize(x, spec.fmt, selector=spec.selector, block=16, **spec.knob_dict)
+    tri = quant.quantize(x, spec.fmt, selector=spec.selector, block=16, backend="triton", **spec.knob_dict)
+    assert tri.equal_bits(ref)
