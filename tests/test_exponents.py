@@ -233,3 +233,34 @@ def test_fair_model_is_bit_identical_on_numba_and_reference():
     assert all(a.numpy().tobytes() == b.numpy().tobytes() for a, b in zip(ya, yb))
     s = model.quant_context.summary()
     assert s["act_bits_per_element"] == 4.375 and s["extra_mac_fraction"] > 0
+
+
+# ---- the books learned for block 16 (quant/learned_books.py, bench/bitfair_books.py) ----------------------------
+B16_BOOKS = {"dialect8-b16": (8, None), "dialect16-b16": (16, None), "dialectfp4-32-b16": (32, "dialectfp4"),
+             "dialectfp4-64-b16": (64, "dialectfp4")}
+
+
+def test_block16_books_are_registered_with_their_calibration():
+    from quant.learned_books import DIALECT_B16_CALIBRATION
+    from sim.defaults import CHECKPOINT
+    from sim.study import file_sha256
+    assert file_sha256(CHECKPOINT) == DIALECT_B16_CALIBRATION["checkpoint_sha256"], "re-learn the block-16 books"
+    for name, (size, base) in B16_BOOKS.items():
+        book = quant.formatbook(name)
+        assert book.size == size and "[ours] learn_formatbook" in book.provenance and "blocks of 16" in book.provenance
+        if base:                                          # extensions keep the base book's ids
+            assert np.array_equal(book.magnitudes[:16], quant.formatbook(base).magnitudes)
+    # greedy search is nested: the 16-dialect book starts with the 8-dialect one
+    assert np.array_equal(quant.formatbook("dialect16-b16").magnitudes[:8], quant.formatbook("dialect8-b16").magnitudes)
+
+
+@pytest.mark.slow
+def test_block16_books_reproduce_from_their_calibration():
+    from bench.bitfair_books import _settings, collect
+    from quant.calibrate import learn_from_blocks
+    from sim.defaults import CHECKPOINT
+    blocks = collect(_settings(), CHECKPOINT)
+    for name in ("dialect8-b16", "dialectfp4-32-b16"):
+        size, base = B16_BOOKS[name]
+        book = learn_from_blocks(blocks, name, size, base)
+        assert np.array_equal(book.magnitudes, quant.formatbook(name).magnitudes), name
