@@ -36,7 +36,8 @@ def _plans(names=None) -> dict:
     from . import cases
     from .decompose import _launch as plan_decompose
     from .gemm import launch_qgemm
-    from .quantize import LUT_ARGMIN, NEAREST, TWO_STAGE, launch_dialect_quantize, launch_scaled_quantize
+    from .quantize import (LUT_ARGMIN, NEAREST, TWO_STAGE, launch_block_exponents, launch_dialect_quantize,
+                           launch_scaled_quantize)
     from .quantize_mx import launch_mx_quantize
     rng = np.random.default_rng(0)
     x = torch.as_tensor(cases.heavy_tailed(rng, (64, 256)))
@@ -48,6 +49,9 @@ def _plans(names=None) -> dict:
     builders = {
         "quantize_lut_d32_allowed": lambda: launch_dialect_quantize(x, d32, 32, LUT_ARGMIN, allowed, run=False)[-1],
         "quantize_lut_b16": lambda: launch_dialect_quantize(x, DIALECTFP4, 16, LUT_ARGMIN, run=False)[-1],
+        "quantize_lut_b16_shared_exp": lambda: launch_dialect_quantize(
+            x, DIALECTFP4, 16, LUT_ARGMIN, run=False, exponents=torch.zeros((64, 16), dtype=torch.int32))[-1],
+        "block_exponents": lambda: launch_block_exponents(x, 16, run=False)[-1],
         "quantize_two_stage": lambda: launch_dialect_quantize(x, DIALECTFP4, 32, TWO_STAGE, run=False)[-1],
         "quantize_mxfp4": lambda: launch_dialect_quantize(x, E2M1_BOOK, 32, NEAREST, run=False,
                                                           signed_zero=True)[-1],

@@ -24,8 +24,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from quant.blocks import FLT_MAX, NONFINITE_MODES
+from quant.blocks import FLT_MAX, MIN_EXP, NONFINITE_MODES
 from quant.errors import NonFiniteError, QuantError, ShapeError
+from quant.exponents import sharing_of
 from quant.gemm import OVERFLOW_ABOVE, bias_row, check_operands, exponent_offset, qgemm_with, residual_row_indices
 from quant.qtensor import QTensor, unpack_nibbles
 from quant.registry import EXPONENT_KINDS, DialectFormat, MXFloatFormat, ScaledIntFormat, get_format
@@ -35,7 +36,8 @@ from ._env import DEVICE, require_triton
 
 require_triton()
 from .gemm import launch_qgemm  # noqa: E402
-from .quantize import LUT_ARGMIN, NEAREST, TWO_STAGE, launch_dialect_quantize, launch_scaled_quantize  # noqa: E402
+from .quantize import (LUT_ARGMIN, NEAREST, TWO_STAGE, launch_block_exponents, launch_dialect_quantize,  # noqa: E402
+                       launch_scaled_quantize)
 from .quantize_mx import launch_mx_quantize  # noqa: E402
 
 _KERNEL_MODES = {"lut_argmin": LUT_ARGMIN, "two_stage": TWO_STAGE}
@@ -158,12 +160,33 @@ def _quantize_dialect(x, f: DialectFormat, selector, block, tensor, nonfinite, a
         raise ShapeError(f"triton back end: 4-bit codes pack two per byte within a block; block must be even, "
                          f"got {block}")
     shape = _shape(x)
+    sharing = sharing_of(block, knobs, f"format {f.name}")
     xt = to_device_2d(x, block, tensor, nonfinite)
     nb = -(-xt.shape[1] // block)
     al = _allowed_tensor(allowed, xt.shape[0], nb, f.book.size)
+    exps = None if sharing.trivial else shared_exponents_t(launch_block_exponents(xt, block)[0], sharing)
     codes, dial, exp, _ = launch_dialect_quantize(xt, f.book, block, mode, allowed=al if mode == LUT_ARGMIN else None,
-                                               threshold=int(knobs.get("threshold", 1)), signed_zero=f.signed_zero)
+                                               threshold=int(knobs.get("threshold", 1)), signed_zero=f.signed_zero,
+                                               exponents=exps)
     return f.make_qtensor(shape, block, codes.cpu().numpy(), dial.cpu().numpy(), exp.cpu().numpy(), sel.name, knobs)
+
+
+def shared_exponents_t(e_own: torch.Tensor, sharing) -> torch.Tensor:
+    """quant.exponents.shared_exponents on the device: max(e_own, E - (2^b - 1)) with E the maximum of the own
+    exponents over each block's span (or the whole tensor); int32 (R, nb), contiguous."""
+    if sharing.trivial:
+        return e_own
+    rows, nb = e_own.shape
+    if sharing.span_blocks == 0:
+        top = e_own.max() if e_own.numel() else torch.tensor(MIN_EXP, dtype=e_own.dtype, device=e_own.device)
+        ref = top.expand(rows, nb)
+    else:
+        g = sharing.span_blocks
+        groups = -(-nb // g)
+        padded = torch.full((rows, groups * g), MIN_EXP, dtype=e_own.dtype, device=e_own.device)
+        padded[:, :nb] = e_own
+        ref = padded.reshape(rows, groups, g).amax(dim=-1).repeat_interleave(g, dim=1)[:, :nb]
+    return torch.maximum(e_own, ref - sharing.window).contiguous()
 
 
 def _quantize_scaled(x, f: ScaledIntFormat, block, tensor, nonfinite) -> QTensor:
@@ -194,15 +217,27 @@ def _quantize_mx(x, f: MXFloatFormat, block, tensor, nonfinite) -> QTensor:
 
 def select_encode(selector: str, xb, e, book, allowed=None, **knobs):
     """The select-and-encode step of quant's back-end protocol on blocks xb (R, nb, B) with exponents e (R, nb):
-    returns (dialect (R, nb), unpacked codes (R, nb, B)).  The kernel derives e itself; a mismatch is an error."""
+    returns (dialect (R, nb), unpacked codes (R, nb, B)).  Exponents other than the blocks' own (shared exponents,
+    quant/exponents.py) are passed to the kernel; one below a block's own is an error (no kernel path makes it)."""
     from quant.registry import DialectFormat as _DF
     r, nb, blk = xb.shape
-    q = _quantize_dialect(np.asarray(xb, np.float32).reshape(r, nb * blk), _DF(book.name, book.name), selector,
-                          blk, "x", "raise", allowed, knobs)
-    if q.exponent is None or not np.array_equal(q.exponent.astype(np.int64), np.asarray(e, np.int64)):
-        raise QuantError("triton select_encode: the given block exponents differ from those of the blocks "
-                         "(quant.blocks.block_exponent); the kernel computes them itself")
-    return q.dialect.astype(np.int64), unpack_nibbles(q.codes).reshape(r, nb, blk)
+    f = _DF(book.name, book.name)
+    sel = get_selector(selector or f.default_selector).name
+    mode = _dialect_mode(f, sel, allowed, knobs)
+    if mode is None:
+        from quant.reference_backend import select_encode as host
+        return host(sel, xb, e, book, allowed=allowed, **knobs)
+    xt = to_device_2d(np.asarray(xb, np.float32).reshape(r, nb * blk), blk)
+    own = launch_block_exponents(xt, blk)[0]
+    e = torch.as_tensor(np.broadcast_to(np.asarray(e, np.int64), (r, nb)).astype(np.int32), device=DEVICE)
+    if bool((e < own).any()):
+        raise QuantError("triton select_encode: some given block exponent is below the block's own "
+                         "(quant.blocks.block_exponent); shared exponents are never below it")
+    al = _allowed_tensor(allowed, r, nb, book.size)
+    codes, dial, _, _ = launch_dialect_quantize(xt, book, blk, mode, allowed=al if mode == LUT_ARGMIN else None,
+                                                threshold=int(knobs.get("threshold", 1)),
+                                                exponents=None if bool((e == own).all()) else e.contiguous())
+    return dial.cpu().numpy().astype(np.int64), unpack_nibbles(codes.cpu().numpy()).reshape(r, nb, blk)
 
 
 # ---- GEMM -----------------------------------------------------------------------------------------------------

@@ -4,8 +4,10 @@ own exponents and dialects.  Same results, bit for bit, as quant.decompose.decom
 composition quantize -> dequantize -> subtract -> quantize), which the tests compare against.
 
 The fused kernel covers dialect formats with kernel selectors (lut_argmin, two_stage, and MXFP4's nearest
-rounding).  Other cases (float-scaled formats, whose NVFP4 tensor scale needs the whole residual first, and the
-host-side exact_mse on multi-dialect books) run the same composition as quant.decompose with the triton back end.
+rounding) on blocks with their own exponents.  Other cases (float-scaled formats, whose NVFP4 tensor scale needs
+the whole residual first; shared exponents, quant/exponents.py, which need the residual's span or tensor maximum
+first; the host-side exact_mse on multi-dialect books) run the same composition as quant.decompose with the
+triton back end.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import torch
 
 from quant.blocks import FLT_MAX
 from quant.errors import ShapeError
+from quant.exponents import split_knobs
 from quant.registry import DialectFormat, get_format
 from quant.selectors import get_selector
 
@@ -72,7 +75,8 @@ def decompose_kernel(X, stride_x, R, K, NB, RMAP, CODES, DIAL, EXP, RCODES, RDIA
     se = _sanitize(xe, SATURATE)
     so = _sanitize(xo, SATURATE)
     dial, e, byte, ie, io = select_encode_block(se, so, rows, rmask, b, IDX, ERR, MAGS, D, ALLOWED, s_ar, s_ab,
-                                                s_ad, pair_min, pair_max, threshold, MODE, HAS_ALLOWED, SIGNED_ZERO)
+                                                s_ad, pair_min, pair_max, threshold, rows, MODE, HAS_ALLOWED,
+                                                SIGNED_ZERO, False)
     _store_block(CODES, DIAL, EXP, r64, m, rmask, b, j, NB, byte, dial, e, BLOCK)
     rmap = tl.load(RMAP + rows, mask=rmask, other=-1)          # residual row of each row, -1 if not salient
     if tl.max(rmap, axis=0) >= 0:
@@ -83,8 +87,8 @@ def decompose_kernel(X, stride_x, R, K, NB, RMAP, CODES, DIAL, EXP, RCODES, RDIA
         re = tl.where(has[:, None], re, 0.0)
         ro = tl.where(has[:, None], ro, 0.0)
         rdial, rexp, rbyte, _ie, _io = select_encode_block(re, ro, rows, has, b, IDX, ERR, MAGS, D, ALLOWED, s_ar,
-                                                           s_ab, s_ad, pair_min, pair_max, threshold, MODE, False,
-                                                           SIGNED_ZERO)
+                                                           s_ab, s_ad, pair_min, pair_max, threshold, rows, MODE,
+                                                           False, SIGNED_ZERO, False)
         rr = tl.maximum(rmap, 0).to(tl.int64)
         _store_block(RCODES, RDIAL, REXP, rr, m & has[:, None], has, b, j, NB, rbyte, rdial, rexp, BLOCK)
 
@@ -96,6 +100,8 @@ def _fused_mode(f, selector, allowed, knobs):
         return None
     if f.fixed_selector and selector not in (None, f.default_selector):
         return None     # the composition raises the reference's error
+    if split_knobs(knobs)[1]:
+        return None     # shared exponents (quant/exponents.py): the composition of the quantize kernels
     return _dialect_mode(f, get_selector(selector or f.default_selector).name, allowed, knobs)
 
 

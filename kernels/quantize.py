@@ -94,14 +94,19 @@ def sign_code(x, idx, SIGNED_ZERO: tl.constexpr):
 
 @triton.jit
 def select_encode_block(xe, xo, rows, rmask, b, IDX, ERR, MAGS, D, ALLOWED, s_ar, s_ab, s_ad, pair_min, pair_max,
-                        threshold, MODE: tl.constexpr, HAS_ALLOWED: tl.constexpr, SIGNED_ZERO: tl.constexpr):
+                        threshold, e_in, MODE: tl.constexpr, HAS_ALLOWED: tl.constexpr, SIGNED_ZERO: tl.constexpr,
+                        HAS_EXP: tl.constexpr):
     """One block per row from its even and odd elements (BR, HALF): returns (dialect, exponent, packed bytes,
-    unsigned indices even/odd).  All-zero blocks give dialect 0, exponent -127, codes 0 (-0 codes for -0.0
-    elements when SIGNED_ZERO)."""
+    unsigned indices even/odd).  All-zero blocks give dialect 0, exponent -127 (or e_in's), codes 0 (-0 codes for
+    -0.0 elements when SIGNED_ZERO).  HAS_EXP: quantize with the exponents e_in (BR,), shared exponents that are
+    never below the block's own (quant/exponents.py), instead of the block's own."""
     ae = tl.abs(xe)
     ao = tl.abs(xo)
     amax = tl.maximum(tl.max(ae, axis=1), tl.max(ao, axis=1))
-    e = block_exponent(amax)
+    if HAS_EXP:
+        e = e_in
+    else:
+        e = block_exponent(amax)
     if MODE == _K_NEAREST:
         ie = _nearest_index(scale_pow2(ae, 1 - e[:, None]), MAGS)
         io = _nearest_index(scale_pow2(ao, 1 - e[:, None]), MAGS)
@@ -123,9 +128,9 @@ def select_encode_block(xe, xo, rows, rmask, b, IDX, ERR, MAGS, D, ALLOWED, s_ar
 
 @triton.jit
 def dialect_quantize_kernel(X, stride_x, R, K, NB, CODES, DIAL, EXP, IDX, ERR, MAGS, D, ALLOWED, s_ar, s_ab, s_ad,
-                            pair_min, pair_max, threshold, BLOCK: tl.constexpr, HALF: tl.constexpr,
+                            pair_min, pair_max, threshold, EXP_IN, BLOCK: tl.constexpr, HALF: tl.constexpr,
                             BR: tl.constexpr, MODE: tl.constexpr, HAS_ALLOWED: tl.constexpr,
-                            SIGNED_ZERO: tl.constexpr):
+                            SIGNED_ZERO: tl.constexpr, HAS_EXP: tl.constexpr):
     b = tl.program_id(1)
     rows = tl.program_id(0) * BR + tl.arange(0, BR)
     rmask = rows < R
@@ -137,9 +142,10 @@ def dialect_quantize_kernel(X, stride_x, R, K, NB, CODES, DIAL, EXP, IDX, ERR, M
     m = rmask[:, None] & lane[None, :]
     xe = tl.load(base + col[None, :], mask=m & (col < K)[None, :], other=0.0)
     xo = tl.load(base + col[None, :] + 1, mask=m & (col + 1 < K)[None, :], other=0.0)
+    e_in = tl.load(EXP_IN + r64 * NB + b, mask=rmask & HAS_EXP, other=0)
     dial, e, byte, _ie, _io = select_encode_block(xe, xo, rows, rmask, b, IDX, ERR, MAGS, D, ALLOWED, s_ar, s_ab,
-                                                  s_ad, pair_min, pair_max, threshold, MODE, HAS_ALLOWED,
-                                                  SIGNED_ZERO)
+                                                  s_ad, pair_min, pair_max, threshold, e_in, MODE, HAS_ALLOWED,
+                                                  SIGNED_ZERO, HAS_EXP)
     tl.store(CODES + r64[:, None] * (NB * (BLOCK // 2)) + (b * (BLOCK // 2) + j)[None, :], byte.to(tl.uint8),
              mask=m)
     tl.store(DIAL + r64 * NB + b, dial.to(tl.uint8), mask=rmask)
@@ -158,12 +164,42 @@ def half_lanes(block: int) -> int:
     return triton.next_power_of_2(max(block // 2, 1))
 
 
+@triton.jit
+def block_exponent_kernel(X, stride_x, R, K, NB, EXP, BLOCK: tl.constexpr, HALF: tl.constexpr, BR: tl.constexpr):
+    """Own exponent of every block (the first pass of shared exponents, quant/exponents.py), int32 (R, nb)."""
+    b = tl.program_id(1)
+    rows = tl.program_id(0) * BR + tl.arange(0, BR)
+    rmask = rows < R
+    r64 = rows.to(tl.int64)
+    j = tl.arange(0, HALF)
+    col = b * BLOCK + 2 * j
+    m = rmask[:, None] & (j < BLOCK // 2)[None, :]
+    base = X + r64[:, None] * stride_x
+    xe = tl.load(base + col[None, :], mask=m & (col < K)[None, :], other=0.0)
+    xo = tl.load(base + col[None, :] + 1, mask=m & (col + 1 < K)[None, :], other=0.0)
+    amax = tl.maximum(tl.max(tl.abs(xe), axis=1), tl.max(tl.abs(xo), axis=1))
+    tl.store(EXP + r64 * NB + b, block_exponent(amax), mask=rmask)
+
+
+def launch_block_exponents(xt, block: int, rows_per_program=64, run=True):
+    """Own block exponents of a 2-D float32 tensor: (int32 (R, nb) on xt's device, the KernelCall)."""
+    r, k = xt.shape
+    nb = -(-k // block)
+    exp = torch.empty((r, nb), dtype=torch.int32, device=xt.device)
+    call = KernelCall(block_exponent_kernel, (triton.cdiv(r, rows_per_program), nb), (xt, xt.stride(0), r, k, nb, exp),
+                      dict(BLOCK=block, HALF=half_lanes(block), BR=rows_per_program))
+    if run and r:
+        call.run()
+    return exp, call
+
+
 def launch_dialect_quantize(xt, book, block: int, mode: int, allowed=None, threshold: int = 1, rows_per_program=64,
-                            run=True, signed_zero: bool = False):
+                            run=True, signed_zero: bool = False, exponents=None):
     """Run the dialect kernel on a 2-D float32 tensor: returns (codes uint8 (R, nb*block/2), dialect uint8 (R, nb),
     exponent int8 (R, nb)) on xt's device, and the KernelCall.  `allowed`: uint8 tensor expanded (strides may be
-    0) to (R, nb, D).  signed_zero: the format's (MXFP4 keeps the sign bit on zero magnitudes).  run=False only
-    plans the launch (ahead-of-time compilation)."""
+    0) to (R, nb, D).  signed_zero: the format's (MXFP4 keeps the sign bit on zero magnitudes).  exponents: int32
+    (R, nb) contiguous on the device, the exponents to quantize with (shared exponents, never below each block's
+    own) instead of the blocks' own.  run=False only plans the launch (ahead-of-time compilation)."""
     r, k = xt.shape
     nb = -(-k // block)
     dev = xt.device
@@ -174,11 +210,13 @@ def launch_dialect_quantize(xt, book, block: int, mode: int, allowed=None, thres
     mx = book.magnitudes[0::2, 7] if book.size >= 2 else np.array([0])
     al = allowed if allowed is not None else dial                    # any valid pointer when unused
     strides = allowed.stride() if allowed is not None else (0, 0, 0)
+    e_in = exponents if exponents is not None else exp                # any valid pointer when unused
     call = KernelCall(dialect_quantize_kernel, (triton.cdiv(r, rows_per_program), nb),
                       (xt, xt.stride(0), r, k, nb, codes, dial, exp, idx, err, mags, book.size, al, *strides,
-                       int(mx.min()), int(mx.max()), int(threshold)),
+                       int(mx.min()), int(mx.max()), int(threshold), e_in),
                       dict(BLOCK=block, HALF=half_lanes(block), BR=rows_per_program, MODE=mode,
-                           HAS_ALLOWED=allowed is not None, SIGNED_ZERO=bool(signed_zero)))
+                           HAS_ALLOWED=allowed is not None, SIGNED_ZERO=bool(signed_zero),
+                           HAS_EXP=exponents is not None))
     if run:
         call.run()
     return codes, dial, exp, call

@@ -5,6 +5,7 @@ import numpy as np
 
 from .backends import get_backend
 from .qtensor import QTensor
+from .exponents import sharing_of
 from .registry import check_block, check_knobs, get_format
 
 
@@ -18,7 +19,8 @@ def quantize(x, fmt: str = "dialectfp4", selector: str | None = None, block: int
     tensor:   a name used in error messages (e.g. the layer name).
     nonfinite: "raise" (error naming tensor, row and block) or "saturate".
     allowed:  bool mask broadcastable to (rows, blocks, D) restricting dialect choice (SeDA).
-    knobs:    selector knobs, e.g. threshold=1 for two_stage; any other name is refused.
+    knobs:    selector knobs, e.g. threshold=1 for two_stage, and for dialect formats the exponent-sharing knobs
+              exponent_span / exponent_offset_bits (quant/exponents.py); any other name is refused.
 
     `block` (a positive integer, even for 4-bit formats) and the knobs are checked here, before any back end runs,
     so every back end accepts and refuses the same calls.  Inputs with no rows give an empty QTensor.
@@ -26,6 +28,8 @@ def quantize(x, fmt: str = "dialectfp4", selector: str | None = None, block: int
     f = get_format(fmt)
     check_knobs(f, selector, knobs)
     block = check_block(f, block)
+    if knobs:
+        sharing_of(block, knobs, f"format {f.name}")     # exponent knobs' values, checked for every back end
     be = get_backend(backend)
     if hasattr(be, "quantize"):
         return be.quantize(x, f, selector=selector, block=block, tensor=tensor, nonfinite=nonfinite,

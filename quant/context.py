@@ -24,6 +24,7 @@ from .decompose import n_salient, row_norm_scores, top_rows
 from .errors import ShapeError
 from .recipes import Recipe
 
+ACTIVATION_ACTIONS = ("full", "activation_only")   # actions whose linears quantize their inputs (summed below)
 _DOUBLE = re.compile(r"^(double_blocks\.\d+)\.(img|txt)_")
 _SINGLE = re.compile(r"^(single_blocks\.\d+)\.")
 
@@ -217,13 +218,15 @@ class QuantContext:
         return [s.row() for s in self.layers.values()]
 
     def summary(self) -> dict:
-        """Totals over all quantized layers: MACs, extra MACs of decomposition, mean bits per element."""
-        full = [s for s in self.layers.values() if s.action == "full"]
+        """Totals over the linears that quantize their inputs (FULL and ACTIVATION_ONLY): MACs, extra MACs of
+        decomposition, mean activation bits per element."""
+        full = [s for s in self.layers.values() if s.action in ACTIVATION_ACTIONS]
         macs = sum(s.macs for s in full)
         extra = sum(s.extra_macs for s in full)
         elems = sum(s.act_elements for s in full)
-        return {"recipe": self.recipe.name, "backend": self.backend, "layers_full": len(full),
+        return {"recipe": self.recipe.name, "backend": self.backend, "layers_full": sum(s.action == "full" for s in full),
                 "layers_weight_only": sum(s.action == "weight_only" for s in self.layers.values()),
+                "layers_activation_only": sum(s.action == "activation_only" for s in self.layers.values()),
                 "unmatched_linears": sorted(n for n, a in self.plan.items() if a == "unmatched"),
                 "macs": macs, "extra_macs": extra, "extra_mac_fraction": extra / macs if macs else 0.0,
                 "act_bits_per_element": sum(s.act_bits for s in full) / elems if elems else float("nan"),

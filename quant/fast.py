@@ -22,6 +22,7 @@ from numba import njit, prange
 
 from . import fast_gemm, fast_select
 from . import reference_backend
+from .exponents import shared_exponents, sharing_of, split_knobs
 from .formatbooks import Formatbook
 from .gemm import OVERFLOW_ABOVE, exponent_offset, qgemm_with, scale_exponents
 from .qtensor import QTensor, pack_nibbles
@@ -90,17 +91,19 @@ def select_encode(selector: str, xb, e, book, allowed=None, **knobs):
 
 
 def quantize_dialect(x2d, block: int, book: Formatbook, selector: str = "lut_argmin", allowed=None,
-                     signed_zero: bool = False, **knobs):
+                     signed_zero: bool = False, exponents=None, **knobs):
     """Fused path for finite float32 (R, K) input: returns (exponent int64 (R, nb), dialect int64 (R, nb),
     packed codes uint8 (R, nb*block/2)).  nb*block must be even (two codes per byte).  signed_zero: zero
-    magnitudes keep x's sign bit (the format's `signed_zero`, MXFP4)."""
+    magnitudes keep x's sign bit (the format's `signed_zero`, MXFP4).  exponents: int64 (R, nb) block exponents
+    to quantize with (shared exponents, quant/exponents.py) instead of each block's own."""
     x2d = np.ascontiguousarray(x2d, dtype=np.float32)
     rows, k = x2d.shape
     n_blocks = -(-k // block)
     if (n_blocks * block) % 2:
         raise ValueError(f"quantize_dialect packs two codes per byte: nb*block = {n_blocks * block} must be even")
     name = get_selector(selector).name
-    return _run_select(name, x2d, k, block, n_blocks, None, book, allowed, knobs.get("threshold", 1), packed=True,
+    e_in = None if exponents is None else np.ascontiguousarray(exponents, dtype=np.int64)
+    return _run_select(name, x2d, k, block, n_blocks, e_in, book, allowed, knobs.get("threshold", 1), packed=True,
                        signed_zero=signed_zero)
 
 
@@ -132,9 +135,20 @@ def quantize(x, f, selector=None, block=None, tensor="x", nonfinite="raise", all
     x2d = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, x.shape[-1])
     if not _all_finite(x2d):
         return f.quantize(x, **plain)                     # raises naming the block, or saturates
+    sel_knobs, _ = split_knobs(knobs)
+    sharing = sharing_of(block, knobs, f"format {f.name}")
+    e_in = None if sharing.trivial else shared_exponents(block_exponents(x2d, block), sharing)
     e, dialect, codes = quantize_dialect(x2d, block, f.book, sel.name, allowed=allowed, signed_zero=f.signed_zero,
-                                         **knobs)
+                                         exponents=e_in, **sel_knobs)
     return f.make_qtensor(x.shape, block, codes, dialect, e, sel.name, knobs)
+
+
+def block_exponents(x2d, block: int) -> np.ndarray:
+    """Own exponent of every block of finite float32 (R, K), int64 (R, nb): the fused kernel's front end."""
+    rows, k = x2d.shape
+    e = np.empty((rows, -(-k // block)), dtype=np.int64)
+    fast_select.block_exponents(x2d, k, block, e)
+    return e
 
 
 # ---- GEMM ------------------------------------------------------------------------------------------------------

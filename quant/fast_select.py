@@ -61,6 +61,18 @@ def _block_exponent_bits(x, xi, k0, k1):
     return max(biased - 126 - 1 - 2, MIN_EXP), True
 
 
+@njit(cache=True, parallel=True)
+def block_exponents(x2d, k_valid, block, e_out):
+    """Own exponent of every block of x2d (R, >= k_valid) float32 into e_out (R, nb) (the front end of the fused
+    kernel, for shared exponents computed before selection)."""
+    for r in prange(e_out.shape[0]):
+        x = x2d[r]
+        xi = x.view(np.int32)
+        for b in range(e_out.shape[1]):
+            k0 = b * block
+            e_out[r, b] = _block_exponent_bits(x, xi, k0, min(k0 + block, k_valid))[0]
+
+
 @njit(cache=True, inline="always")
 def _bits_q(xi, k0, e, q, sign):
     """_scaled_q for a whole block, from the bits: |x| = m * 2^(b-150) (b the biased exponent, at least 1; m with

@@ -101,7 +101,7 @@ def _arrays(specs, fmt, shape, block, payload: bytes) -> dict:
     return arrays
 
 
-def _check_values(fmt, arrays: dict, meta: dict):
+def _check_values(fmt, arrays: dict, meta: dict, block: int):
     """Per-block fields within the ranges the format can produce."""
     if hasattr(fmt, "nan_codes") and np.isin(arrays["codes"], fmt.nan_codes).any():
         raise _bad("codes", f"holds a NaN code of {fmt.element.name}, which {fmt.name} never produces")
@@ -118,6 +118,10 @@ def _check_values(fmt, arrays: dict, meta: dict):
         if hasattr(fmt, "book") and meta.get("book", fmt.book.name) != fmt.book.name:
             raise _bad("meta.book", f"written with formatbook {meta.get('book')!r}, format {fmt.name} now uses "
                                     f"{fmt.book.name!r}")
+        if hasattr(fmt, "book"):          # shared exponents: the stored ones must fit the claimed offset bits
+            from .exponents import check_exponents, sharing_of
+            sharing = sharing_of(block, meta, "QTensor bytes: field 'meta'")
+            check_exponents(e, sharing, "QTensor bytes: field 'exponent'")
     if "scale" in arrays:
         s = arrays["scale"]
         if not (np.isfinite(s).all() and not np.signbit(s).any()):
@@ -141,7 +145,7 @@ def checked_fields(raw_header: bytes, payload: bytes) -> dict:
     if not isinstance(header["meta"], dict):
         raise _bad("meta", f"expected an object, got {type(header['meta']).__name__}")
     arrays = _arrays(header["arrays"], fmt, shape, block, payload)
-    _check_values(fmt, arrays, header["meta"])
+    _check_values(fmt, arrays, header["meta"], block)
     return dict(fmt=header["fmt"], shape=shape, block=block, tensor_scale=_tensor_scale(header["tensor_scale"], fmt),
                 meta=header["meta"], codes=arrays["codes"], dialect=arrays["dialect"],
                 exponent=arrays.get("exponent"), scale=arrays.get("scale"))

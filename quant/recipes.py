@@ -26,6 +26,8 @@ class Action(str, Enum):
     FP = "fp"                    # untouched nn.Linear
     WEIGHT_ONLY = "weight_only"  # W4A16-style: quantized-then-dequantized weights, FP activations and matmul
     FULL = "full"                # weights offline + activations online, quantized GEMM on a back end
+    ACTIVATION_ONLY = "activation_only"  # W16A4-style ablation [ours]: activations quantized online (decomposition
+    #                                      and SeDA as for FULL) and dequantized, float weights, float32 matmul
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,8 @@ ATTENTION_OPERANDS = ("q", "k", "p", "v")
 class Recipe:
     """Everything that decides how a model is quantized.
 
-    weight / activation: operands of FULL linears; weight_only: the weight of WEIGHT_ONLY linears (None = weight).
+    weight / activation: operands of FULL linears (ACTIVATION_ONLY linears use `activation` alone);
+           weight_only: the weight of WEIGHT_ONLY linears (None = weight).
     block: elements per block for every quantized operand (None = each format's default; weights and activations
            must agree for the GEMM).
     formatbook / formatbook_fallback: for dialect recipes, the requested book; a TensorSpec whose fmt equals
@@ -185,6 +188,8 @@ class Recipe:
             raise QuantError(f"recipe {self.name}: a FULL policy rule needs both weight and activation specs")
         if Action.WEIGHT_ONLY in acts and self.weight_only_spec is None:
             raise QuantError(f"recipe {self.name}: a WEIGHT_ONLY policy rule needs a weight or weight_only spec")
+        if Action.ACTIVATION_ONLY in acts and self.activation is None:
+            raise QuantError(f"recipe {self.name}: an ACTIVATION_ONLY policy rule needs an activation spec")
         if (self.decomposition.enabled or self.seda.enabled) and self.activation is None:
             raise QuantError(f"recipe {self.name}: decomposition/SeDA need an activation spec")
 
@@ -430,3 +435,6 @@ for _r in (
       for o in ATTENTION_OPERANDS),
 ):
     register_recipe(_r)
+
+# the W16A4 / W4A16 split ablations and the bit-fair variants live beside this module (registered on import)
+from . import recipe_variants  # noqa: E402,F401

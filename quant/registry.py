@@ -17,6 +17,7 @@ import numpy as np
 
 from .blocks import as_blocks, block_exponent
 from .errors import QuantError, ShapeError, UnknownNameError
+from .exponents import EXPONENT_KNOBS, shared_exponents, sharing_of, split_knobs
 from .formatbooks import E2M1_BOOK, Formatbook, formatbook
 from .formats import E2M1, FP8_E4M3, FP16, INT4, INT8, FloatElementFormat
 from .qtensor import QTensor, pack_nibbles, unpack_nibbles
@@ -55,12 +56,14 @@ class DialectFormat:
         sel = get_selector(selector or self.default_selector)
         check_knobs(self, sel.name, knobs)
         block = check_block(self, block)
+        sel_knobs, _ = split_knobs(knobs)
+        sharing = sharing_of(block, knobs, f"format {self.name}")
         shape = tuple(np.shape(x))
         xb = as_blocks(x, block, tensor, nonfinite)
-        e = block_exponent(xb)
+        e = shared_exponents(block_exponent(xb), sharing)
         book = self.book
         from .backends import get_backend
-        dialect, codes = get_backend(backend).select_encode(sel.name, xb, e, book, allowed=allowed, **knobs)
+        dialect, codes = get_backend(backend).select_encode(sel.name, xb, e, book, allowed=allowed, **sel_knobs)
         if self.signed_zero:
             codes = keep_zero_signs(xb, codes)
         packed = _pack(codes.reshape(xb.shape[0], xb.shape[1] * block), 4)    # explicit width: rows may be 0
@@ -88,10 +91,15 @@ class DialectFormat:
         v = np.ldexp(self.book.magnitudes[d, codes & 7].astype(np.float64), e - 1)
         return _crop(np.where(codes & 8, -v, v).astype(np.float32), qt.shape)
 
-    def bits_per_element(self, qt: QTensor | None = None, block: int | None = None) -> float:
-        """Storage bits per element of a tensor (its block), or of this format at `block` (default: its own)."""
+    def bits_per_element(self, qt: QTensor | None = None, block: int | None = None, **exponent_knobs) -> float:
+        """Storage bits per element of a tensor (its block and the exponent knobs in its meta), or of this format
+        at `block` (default: its own) with `exponent_knobs` (quant/exponents.py: exponent_span,
+        exponent_offset_bits): 4 + (id bits + offset bits) / block + 8 / span."""
         block = qt.block if qt is not None else (block or self.default_block)
-        return self.book.bits_per_element(block, self.exponent_bits)
+        sharing = sharing_of(block, qt.meta if qt is not None else exponent_knobs, f"format {self.name}")
+        if sharing.trivial:
+            return self.book.bits_per_element(block, self.exponent_bits)
+        return 4 + self.book.id_bits / block + sharing.metadata_bits(block, self.exponent_bits)
 
 
 def encode_dialect_codes(xb, e, dialect, idx) -> np.ndarray:
@@ -260,7 +268,10 @@ def check_knobs(fmt, selector, knobs):
     if isinstance(fmt, DialectFormat):
         from .selectors import get_selector
         sel = get_selector(selector or fmt.default_selector)
-        valid, owner = sel.knobs, f"selector {sel.name}"
+        # the exponent-sharing knobs belong to the format (not for MXFP4, whose E8M0 scale per block is the spec)
+        shared = () if fmt.fixed_selector else EXPONENT_KNOBS
+        valid, owner = sel.knobs + shared, (f"selector {sel.name} and format {fmt.name}" if shared else
+                                            f"format {fmt.name} (its rounding and E8M0 scale per block are fixed)")
     else:
         valid, owner = (), f"format {fmt.name}"
     unknown = sorted(set(knobs) - set(valid))

@@ -15,6 +15,7 @@ from .api import qgemm, quantize
 from .context import QuantContext
 from .decompose import decompose, extra_macs
 from .errors import QuantError
+from .exponents import split_knobs
 from .recipes import Action, Recipe, TensorSpec, recipe as get_recipe
 from .registry import get_format
 
@@ -41,6 +42,7 @@ class QuantLinear(nn.Module):
         b = None if linear.bias is None else linear.bias.detach().float().cpu()
         self.register_buffer("bias", b)
         stats = context.layer(name, self.action.value)
+        qw = None
         if self.action is Action.WEIGHT_ONLY:
             qw = _quantize_weight(w, recipe.weight_only_spec, recipe, backend, name)
             self.register_buffer("weight_dq", torch.from_numpy(qw.dequantize().copy()))
@@ -50,18 +52,23 @@ class QuantLinear(nn.Module):
                 if arr is not None:      # frozen weights: back ends may cache their decoded form
                     arr.setflags(write=False)
             self.qweight = qw
-            self.act_block = _block_of(recipe.activation, recipe, self.in_features)
-            self._partition = _partition_for(recipe) if recipe.seda.enabled else None
+        elif self.action is Action.ACTIVATION_ONLY:
+            self.register_buffer("weight_fp", torch.from_numpy(w.copy()))     # float32, as the model holds it
         else:
             raise QuantError(f"QuantLinear {name}: action {action!r} is not a quantized action")
-        stats.weight_bits_per_element = qw.bits_per_element
-        stats.weight_dialects.update(_histogram(qw.dialect))
+        if self.action is not Action.WEIGHT_ONLY:
+            self.act_block = _block_of(recipe.activation, recipe, self.in_features)
+            self._partition = _partition_for(recipe) if recipe.seda.enabled else None
+        if qw is not None:               # float weights keep the LayerStats default (32 bits per element)
+            stats.weight_bits_per_element = qw.bits_per_element
+            stats.weight_dialects.update(_histogram(qw.dialect))
         self._w_fp_t = w.astype(np.float64).T if context.track_sqnr else None   # for per-layer SQNR only
 
     def extra_repr(self) -> str:
         spec = self.recipe.weight_only_spec if self.action is Action.WEIGHT_ONLY else self.recipe.weight
+        weight = "float32" if self.action is Action.ACTIVATION_ONLY else spec.fmt
         return (f"{self.name}: in={self.in_features} out={self.out_features} action={self.action.value} "
-                f"weight={spec.fmt} backend={self.backend}")
+                f"weight={weight} backend={self.backend}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
@@ -83,10 +90,24 @@ class QuantLinear(nn.Module):
         qx, qr = decompose(x2d, spec.fmt, rows, selector=spec.selector, block=self.act_block,
                            backend=self.backend, tensor=self.name, allowed=allowed, **spec.knob_dict)
         bias = None if self.bias is None else self.bias.numpy()
-        y = qgemm(qx, self.qweight, bias=bias, backend=self.backend, residual=qr,
-                  residual_rows=rows if qr is not None else None)
+        if self.action is Action.ACTIVATION_ONLY:
+            y = self._float_product(qx, qr, rows)
+        else:
+            y = qgemm(qx, self.qweight, bias=bias, backend=self.backend, residual=qr,
+                      residual_rows=rows if qr is not None else None)
         self._record(x2d, y, qx, qr, rows, from_attn, n_groups)
         return y
+
+    def _float_product(self, qx, qr, rows) -> np.ndarray:
+        """ACTIVATION_ONLY: DQ(Q(X)) (+ DQ(Q(R)) on the salient rows, added in float32) times the float weights,
+        float32 matmul and bias (torch)."""
+        xq = qx.dequantize().reshape(-1, self.in_features)
+        if qr is not None:
+            xq = xq.copy()
+            xq[rows] = (xq[rows] + qr.dequantize().reshape(len(rows), self.in_features)).astype(np.float32)
+        y = torch.from_numpy(xq) @ self.weight_fp.cpu().T
+        y = y if self.bias is None else y + self.bias.cpu()
+        return y.numpy()
 
     def _seda_mask(self, x2d: np.ndarray, occ: int):
         if self._partition is None:
@@ -149,6 +170,15 @@ def _check(recipe: Recipe):
         from .attention import check_attention
         check_attention(recipe)
     w, a = recipe.weight, recipe.activation
+    if a is not None and recipe.seda.enabled:
+        fa = get_format(a.fmt)
+        if getattr(fa, "book_name", None) is None or (a.selector or fa.default_selector) != "lut_argmin":
+            raise QuantError(f"recipe {recipe.name}: SeDA needs a dialect (formatbook) activation format with the "
+                             f"lut_argmin selector, got {a.fmt} / {a.selector or fa.default_selector}")
+        if split_knobs(a.knob_dict)[1]:
+            raise QuantError(f"recipe {recipe.name}: SeDA chooses sub-books on each block's own exponent; with "
+                             f"shared exponents ({', '.join(sorted(split_knobs(a.knob_dict)[1]))}) it would choose "
+                             f"on exponents the quantizer does not use: turn SeDA off or drop those knobs")
     if w is None or a is None:
         return
     fw, fa = get_format(w.fmt), get_format(a.fmt)
@@ -159,10 +189,6 @@ def _check(recipe: Recipe):
     if bw != ba:
         raise QuantError(f"recipe {recipe.name}: weight block {bw} ({w.fmt}) != activation block {ba} ({a.fmt}); "
                          f"set the recipe's block")
-    if recipe.seda.enabled and (getattr(fa, "book_name", None) is None
-                                or (a.selector or fa.default_selector) != "lut_argmin"):
-        raise QuantError(f"recipe {recipe.name}: SeDA needs a dialect (formatbook) activation format with the "
-                         f"lut_argmin selector, got {a.fmt} / {a.selector or fa.default_selector}")
 
 
 def quantize_model(model: nn.Module, recipe, backend: str = "reference", context: QuantContext | None = None,

@@ -23,10 +23,15 @@ from . import defaults, sampling
 from .sampling import OUTLIER_MODES, TASK_KEYS, VIDEO_KEYS, set_threads  # noqa: F401 (the study's names for them)
 
 STUDY_RECIPES = ("fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdialect", "semanticdialect",
-                 "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16")
+                 "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16",
+                 "semanticdialect-fair", "semanticdialect-fullpath", "semanticdialect-attn8", "nvfp4-fullpath")
 # the 4-bit baselines every recipe is compared with (paired bootstrap, win rate: sim/study_stats.py)
 BASELINES = ("nvfp4", "mxfp4", "int4_g32", "blockdialect")
 DEFAULT_SEEDS = (0, 1, 2)
+# the W16A4 / W4A16 split ablations of every 4-bit recipe (quant/recipe_variants.py): run them with
+# `sim study --recipes ...`; kept apart from STUDY_RECIPES so the default study's cost does not triple
+SPLIT_RECIPES = tuple(f"{b}-{s}" for b in ("mxfp4", "nvfp4", "int4_g32", "blockdialect", "semanticdialect",
+                                            "semanticdialect-fair") for s in ("w16a4", "w4a16"))
 DEFAULT_CHECKPOINT = defaults.CHECKPOINT
 
 

@@ -10,7 +10,10 @@ from quant.recipes import Action, Decomposition, PolicyRule, Recipe, Seda, Tenso
 NAMED = ["fp", "w8a8", "w4a16", "int4_g32", "mxfp4", "nvfp4", "blockdialect", "semanticdialect",
          "semanticdialect-no-decomp", "semanticdialect-no-seda", "semanticdialect-d16", "semanticdialect-b16",
          "semanticdialect-fullpath", "semanticdialect-attn8", "nvfp4-fullpath", "semanticdialect-attn-q",
-         "semanticdialect-attn-k", "semanticdialect-attn-p", "semanticdialect-attn-v"]
+         "semanticdialect-attn-k", "semanticdialect-attn-p", "semanticdialect-attn-v",
+         "semanticdialect-fair",
+         *(f"{b}-{s}" for b in ("mxfp4", "nvfp4", "int4_g32", "blockdialect", "semanticdialect",
+                                "semanticdialect-fair") for s in ("w16a4", "w4a16"))]
 
 # real Open-Sora 2.0 linear names (docs/model.md#layer-names) -> the default policy's action
 LAYER_ACTIONS = {

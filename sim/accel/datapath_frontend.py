@@ -32,17 +32,44 @@ class FrontEnd:
     nonzero: np.ndarray
 
 
-def front_end(xb: np.ndarray) -> FrontEnd:
-    """Blocks (R, nb, B) of finite float32 values -> the front end's outputs, from the raw bits only."""
+def front_end(xb: np.ndarray, sharing=None, exponents=None) -> FrontEnd:
+    """Blocks (R, nb, B) of finite float32 values -> the front end's outputs, from the raw bits only.
+
+    sharing (quant.exponents.ExponentSharing): the exponent unit replaces each block's exponent by the shared one;
+    exponents: given exponents (R, nb) instead (never below a block's own).  Either way the shifter aligns every
+    element to its block's exponent e through Ea = e + 129 (Ea = 2 for e = -127), d = Ea - Ei >= 0."""
     bits = np.ascontiguousarray(xb, dtype=np.float32).view(np.uint32).astype(np.int64)
     field = (bits >> 23) & 0xFF
     emax = field.max(axis=-1)
     clamp = emax < 2
     e = np.where(clamp, MIN_EXP, emax - EXP_BIAS_PLUS_2)
-    ea = np.where(clamp, 2, emax)
+    if sharing is not None or exponents is not None:
+        own = e
+        e = exponent_unit(own, sharing) if exponents is None else np.broadcast_to(exponents, own.shape).astype(np.int64)
+        if (e < own).any():
+            raise ValueError("front end: a given block exponent is below the block's own (shared exponents never are)")
+        clamp = e == MIN_EXP                 # only where the block's own exponent is clamped too
+    ea = np.where(clamp, 2, e + EXP_BIAS_PLUS_2)
     normal = field != 0
     d = ea[..., None] - np.maximum(field, 1)
     top = (normal.astype(np.int64) << 5) | ((bits >> SIG_TOP_SHIFT) & 0x1F)
     r = np.where(d < 6, top >> np.minimum(d, 5), 0)
     q = np.minimum((r + 1) >> 1, Q_MAX)
     return FrontEnd(e=e, q=q, sign=(bits >> 31).astype(bool), nonzero=((bits & 0x7FFFFFFF) != 0).any(axis=-1))
+
+
+def exponent_unit(e_own: np.ndarray, sharing) -> np.ndarray:
+    """The shared-exponent unit (quant/exponents.py): a max tree over the own exponents of each span's blocks
+    (span_blocks of them along K; a tensor-wide maximum, a first pass over the tensor like NVFP4's amax, for
+    span_blocks 0), then per block max(e_own, E - window): a subtractor and a comparator."""
+    if sharing.trivial:
+        return e_own
+    rows, nb = e_own.shape
+    if sharing.span_blocks == 0:
+        ref = np.full(e_own.shape, e_own.max() if e_own.size else MIN_EXP, dtype=np.int64)
+    else:
+        ref = np.empty_like(e_own)
+        for start in range(0, nb, sharing.span_blocks):      # one max tree per span
+            cols = slice(start, min(start + sharing.span_blocks, nb))
+            ref[:, cols] = e_own[:, cols].max(axis=1, keepdims=True)
+    return np.maximum(e_own, ref - sharing.window)

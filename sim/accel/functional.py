@@ -27,6 +27,7 @@ import numpy as np
 import quant
 from quant.blocks import as_blocks
 from quant.errors import QuantError
+from quant.exponents import sharing_of, split_knobs
 from quant.gemm import qgemm_with
 from quant.qtensor import QTensor, pack_nibbles
 from quant.registry import DialectFormat, get_format
@@ -74,10 +75,11 @@ class AccelBackend:
         name = get_selector(selector).name
         if name not in ONLINE_SELECTORS:
             return _host_select_encode(name, xb, e, book, allowed, knobs)
-        fe = front_end(np.asarray(xb, dtype=np.float32))
-        if not np.array_equal(fe.e, np.broadcast_to(np.asarray(e, dtype=np.int64), fe.e.shape)):
-            raise QuantError("accel select_encode: the given block exponents differ from those of the blocks "
-                             "(quant.blocks.block_exponent); the LUT unit's front end derives them itself")
+        try:
+            fe = front_end(np.asarray(xb, dtype=np.float32), exponents=np.asarray(e, dtype=np.int64))
+        except ValueError:
+            raise QuantError("accel select_encode: some given block exponent is below the block's own "
+                             "(quant.blocks.block_exponent); the LUT unit's front end never aligns below it") from None
         return self._select(name, fe, book, allowed, knobs)
 
     def quantize(self, x, f, selector=None, block=None, tensor="x", nonfinite="raise", allowed=None, **knobs):
@@ -91,11 +93,12 @@ class AccelBackend:
         if sel not in ONLINE_SELECTORS:
             return f.quantize(x, **plain)
         block = block or f.default_block
+        sharing = sharing_of(block, knobs, f"format {f.name}")
         xb = as_blocks(x, block, tensor, nonfinite)
         if xb.shape[0] == 0:                                  # no rows: the empty tensor every back end returns
             return f.quantize(x, **{**plain, "backend": "reference"})
-        fe = front_end(xb)
-        dialect, codes = self._select(sel, fe, f.book, allowed, knobs)
+        fe = front_end(xb, None if sharing.trivial else sharing)
+        dialect, codes = self._select(sel, fe, f.book, allowed, split_knobs(knobs)[0])
         return f.make_qtensor(np.shape(x), block, pack_nibbles(codes.reshape(xb.shape[0], -1)), dialect, fe.e,
                               sel, knobs)
 

@@ -129,11 +129,17 @@ def online_kind(fmt, selector: str | None, seda: bool) -> str:
     return {"fp4_scaled": "nvfp4_scale", "fp8": "e4m3_round"}.get(mac_mode_of(fmt), "int_scale")
 
 
-def _bits(fmt, block: int | None, sub_books: int = 1) -> float:
+def _bits(fmt, block: int | None, sub_books: int = 1, spec=None) -> float:
+    """Storage bits per element of an operand: the format's at `block` with the spec's exponent-sharing knobs
+    (quant/exponents.py), or SeDA's shorter in-sub-book ids."""
+    from quant.exponents import split_knobs
+    shared = split_knobs(spec.knob_dict)[1] if spec is not None else {}
     if sub_books > 1:
+        if shared:
+            raise QuantError(f"SeDA with shared exponents ({', '.join(sorted(shared))}) has no bit accounting")
         from quant.seda import seda_bits_per_element
         return seda_bits_per_element(fmt.book.size, sub_books, block or fmt.default_block, 1, 0, fmt.exponent_bits)
-    return float(fmt.bits_per_element(block=block))
+    return float(fmt.bits_per_element(block=block, **shared))
 
 
 def operand_hw(spec, block: int | None = None) -> OperandHw:
@@ -141,7 +147,7 @@ def operand_hw(spec, block: int | None = None) -> OperandHw:
     from quant.registry import get_format
     fmt = get_format(spec.fmt)
     online = online_kind(fmt, spec.selector, False)
-    return OperandHw(spec.fmt, mac_mode_of(fmt), _bits(fmt, block), online,
+    return OperandHw(spec.fmt, mac_mode_of(fmt), _bits(fmt, block, spec=spec), online,
                      fmt.book.size if online in DIALECT_SELECTORS else 0, block or fmt.default_block or 0)
 
 
@@ -160,15 +166,27 @@ def _attention_hw(r) -> tuple:
     return tuple(out)
 
 
+def _refuse_activation_only(r):
+    """A recipe with ACTIVATION_ONLY linears (the W16A4 split ablations) has no hardware view: no PE lane
+    multiplies 4-bit activations by float weights, and pricing them as FP16 would misstate what the recipe does."""
+    from quant.recipes import Action
+    rules = [p.pattern for p in r.policy if p.action is Action.ACTIVATION_ONLY]
+    if rules:
+        raise QuantError(f"recipe {r.name} quantizes only the activations of some linears (activation_only rule "
+                         f"{rules[0]!r}): a quality ablation with no hardware view (no PE lane multiplies 4-bit "
+                         f"activations by float weights); estimate its W4A4 base recipe or a -w4a16 variant instead")
+
+
 def derive(recipe) -> HwRecipe:
     """The hardware view of a quant recipe (a name, a YAML path or a quant.Recipe)."""
     from quant.recipes import recipe as quant_recipe
     from quant.registry import get_format
     r = quant_recipe(recipe).resolved()
+    _refuse_activation_only(r)
     wo = r.weight_only_spec
     wo_fmt = get_format(wo.fmt) if wo is not None else None
     base = dict(name=r.name, weight_only_format=wo.fmt if wo else "fp16",
-                weight_only_bits=_bits(wo_fmt, r.block) if wo_fmt else FP16_BITS, full_path=r.full_path,
+                weight_only_bits=_bits(wo_fmt, r.block, spec=wo) if wo_fmt else FP16_BITS, full_path=r.full_path,
                 notes=tuple(r.notes), quant_recipe=r, attention=_attention_hw(r))
     if r.weight is None or r.activation is None:
         return HwRecipe(weight_format=wo.fmt if wo else "fp16", act_format="fp16", mac_mode="fp16",
@@ -183,7 +201,8 @@ def derive(recipe) -> HwRecipe:
     online = online_kind(fx, r.activation.selector, s > 1)
     block = r.block or fx.default_block or 0
     return HwRecipe(weight_format=r.weight.fmt, act_format=r.activation.fmt, mac_mode=mode,
-                    weight_bits=_bits(fw, r.block), act_bits=_bits(fx, r.block, s), online=online,
+                    weight_bits=_bits(fw, r.block, spec=r.weight), act_bits=_bits(fx, r.block, s, r.activation),
+                    online=online,
                     book_size=fx.book.size if online in DIALECT_SELECTORS else 0, block=block,
                     decomp_fraction=r.decomposition.salient_fraction if r.decomposition.enabled else 0.0,
                     sub_books=s, **base)

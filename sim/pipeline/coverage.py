@@ -46,7 +46,8 @@ def picks_summary(picks, tap) -> str:
 
 # What a routed call borrows from its twin (the same layer quantized on the checked back end): the back end that
 # quantizes the activations and runs the GEMM, and the weight as that back end quantized it.
-_BORROWED = {"full": ("backend", "qweight"), "weight_only": ("backend", "weight_dq")}
+_BORROWED = {"full": ("backend", "qweight"), "weight_only": ("backend", "weight_dq"),
+             "activation_only": ("backend",)}
 
 
 class Router:
