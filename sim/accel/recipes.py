@@ -92,6 +92,11 @@ class HwRecipe:
                        -(-self.book_size // self.sub_books) if self.dialect_online else 0, self.block)
         return {"qk": (op, op), "pv": (op, op)}
 
+    @property
+    def k_smoothing(self) -> bool:
+        """The recipe subtracts K's per-channel mean over the tokens before quantizing K (a vector-unit pass)."""
+        return self.quant_recipe is not None and self.quant_recipe.attention.k_smoothing
+
     def layer_policy(self, layer: str) -> str:
         """'fp', 'mod' (weight-only) or 'quant' for a linear named like the model's module (quant's policy)."""
         if self.quant_recipe is None:

@@ -36,6 +36,7 @@ VECTOR_OPS = {
     "add": 1,
     "residual": 2,       # R = X - DQ(Q(X)) for decomposition: dequantize (mul) and subtract
     "colsum": 1,         # attention received (column sums of softmax) for salient tokens / SeDA anchors
+    "k_smooth": 2,       # K smoothing: the per-channel sum over tokens (add) and K - mean (sub); the divide is per channel
     "cfg_euler": 6,      # 3-branch guidance combination (4) and the Euler update x += dt * v (2)
 }
 COLUMNS = ("op", "kind", "group", "block", "m", "k", "n", "batch", "repeat", "mac_mode", "x_bits", "w_bits",
@@ -43,7 +44,7 @@ COLUMNS = ("op", "kind", "group", "block", "m", "k", "n", "batch", "repeat", "ma
            "quantizer", "dialects_scanned", "consumer", "attention_tile")
 # attention's share of a run: the score and output matmuls with what runs between them (softmax, attention-received
 # column sums) and their online quantizers; RoPE and the QK norms are counted with the projections
-ATTENTION_OPS = r"\.attn\.(?:qk|pv|softmax|colsum|[qkpv]_quantize)$"
+ATTENTION_OPS = r"\.attn\.(?:qk|pv|softmax|colsum|k_smooth|[qkpv]_quantize)$"
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,8 @@ def _attention(rows: _Rows, prefix: str, s: ModelShape, group, block, full_path:
     ops = rows.recipe.attention_operands(what_if=full_path)
     rows.vector(f"{prefix}.rope", "rope", 2 * L * s.hidden, group, block)
     if "qk" in ops:
+        if rows.recipe.k_smoothing:
+            rows.vector(f"{prefix}.k_smooth", "k_smooth", L * s.hidden, group, block)
         rows.quantize_operand(f"{prefix}.q_quantize", L, s.hidden, ops["qk"][0], group, block)
         rows.quantize_operand(f"{prefix}.k_quantize", L, s.hidden, ops["qk"][1], group, block)
     qk = rows.gemm(f"{prefix}.qk", L, hd, L, group, block, batch=heads, policy="fp", operands=ops.get("qk"),
