@@ -3,9 +3,7 @@
 over NVFP4 (and over `semanticdialect`) per outlier mode: mean over (prompt, seed) pairs, per seed, the per-pair
 win rate and a t interval of the mean paired difference.
 
-    NUMBA_NUM_THREADS=1 python3 -m sim study --recipes semanticdialect-fair,nvfp4,semanticdialect --prompts 8 \
-        --seeds 0,1,2 --steps 6 --threads 1 --out results/bitfair/evaluation
-    python3 -m bench.bitfair_confirm results/bitfair/evaluation
+    python3 -m bench.bitfair_confirm results/study      # the committed study (results/study/summary.md)
 """
 from __future__ import annotations
 
