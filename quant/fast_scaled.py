@@ -37,6 +37,24 @@ def _encode_grid(x, grid, max_value, man_exp_bits, signed_zero, out):
         out[i] = (sign << man_exp_bits) | code
 
 
+@njit(cache=True)
+def _encode_mids(x, mids, tie_up, n_grid, max_value, man_exp_bits, signed_zero, out):
+    """float32 x only: |x| (exact in float64) against the midpoints of neighbouring grid values.  For such x the
+    spec's comparison d_lo < d_hi is exactly |x| < midpoint (both differences are exact in float64), so the code is
+    the count of midpoints below |x|, plus the midpoints equal to it whose tie goes up (lower code odd)."""
+    for i in range(x.shape[0]):
+        v = np.float64(x[i])
+        a = abs(v)
+        mag = min(a, max_value)
+        code = 0
+        for j in range(mids.shape[0]):
+            code += (mag > mids[j]) | ((mag == mids[j]) & tie_up[j])
+        if a != a:                                    # NaN: the spec's top code
+            code = n_grid - 1
+        sign = 1 if (np.signbit(v) and (code != 0 or signed_zero)) else 0
+        out[i] = (sign << man_exp_bits) | code
+
+
 def encode(fmt, x, signed_zero: bool = False) -> np.ndarray:
     """fmt.encode(x, signed_zero) (a FloatElementFormat), computed in Numba; int64 codes of x's shape."""
     x = np.asarray(x)
@@ -45,5 +63,11 @@ def encode(fmt, x, signed_zero: bool = False) -> np.ndarray:
         flat = flat.astype(np.float64)
     grid = np.where(np.isfinite(fmt.values), fmt.values, np.inf).astype(np.float64)
     out = np.empty(flat.shape[0], dtype=np.int64)
-    _encode_grid(flat, grid, float(fmt.max_value), fmt.exp_bits + fmt.man_bits, bool(signed_zero), out)
+    args = (float(fmt.max_value), fmt.exp_bits + fmt.man_bits, bool(signed_zero), out)
+    if flat.dtype == np.float32:
+        mids = (grid[1:] + grid[:-1]) / 2                 # exact: grid values are short dyadic numbers (or inf)
+        tie_up = (np.arange(len(grid) - 1) % 2 == 1)      # the spec's tie goes to the even code
+        _encode_mids(flat, mids, tie_up, len(grid), *args)
+    else:
+        _encode_grid(flat, grid, *args)
     return out.reshape(x.shape)
