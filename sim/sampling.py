@@ -65,6 +65,17 @@ def reads_attention(recipe) -> bool:
             or (dec.enabled and dec.salient_fraction > 0 and dec.source == "attention"))
 
 
+def work_rank(recipe) -> int:
+    """A coarse order of a recipe's sampling cost, for scheduling the longest cells first on a pool (fewer idle
+    workers at the end): quantized attention matmuls (online quantization of Q, K, P, V per head) > reading
+    attention (SeDA, attention-chosen salient rows) > quantized activations > weights only or FP."""
+    if recipe.attention.enabled:
+        return 3
+    if reads_attention(recipe):
+        return 2
+    return 1 if recipe.activation is not None else 0
+
+
 def recorder_for(model, always: bool = False):
     """The attention recorder a sampling installs: the model's QuantContext when its recipe reads attention (or
     `always`, for a cross-check whose layer tap tags calls with the step the context learns), else None."""

@@ -54,6 +54,9 @@ def _execute(cfg, store, refs, todo, shas, inject, timing, where, progress, log)
     from tqdm import tqdm
     executor, workers, address = where
     kept = {}                                       # the FP frames the injection note compares
+    from quant.recipes import recipe
+    from .sampling import work_rank
+    rank = {r: work_rank(recipe(r)) for r in {t[1] for t in todo}}   # longest cells first (stable otherwise)
     bar = tqdm(total=len(refs) + len(todo), desc="study", unit="cell", disable=not progress, file=sys.stderr,
                mininterval=0.5)
     try:
@@ -70,9 +73,8 @@ def _execute(cfg, store, refs, todo, shas, inject, timing, where, progress, log)
                         kept[key[1]] = fp.frames
                         _note_injection(store, cfg.seeds[0], kept)
                     shared = pool.share(fp)
-                    for m, r, s in todo:
-                        if (m, s) == key[1:]:
-                            pool.submit(("cell", m, r, s), recipe_task, cfg, m, r, s, shas[r], shared)
+                    for m, r, s in sorted((t for t in todo if (t[0], t[2]) == key[1:]), key=lambda t: -rank[t[1]]):
+                        pool.submit(("cell", m, r, s), recipe_task, cfg, m, r, s, shas[r], shared)
                 else:
                     store.put_cell(res)
                     timing["cell_seconds"] += res["seconds"]

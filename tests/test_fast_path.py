@@ -87,6 +87,8 @@ def _per_pair_reference(recipe, backend, q, k, v):
     from quant.attention import attention_matmul
     att = quant.recipe(recipe).resolved().attention
     qn, kn, vn = (t.numpy() for t in (q, k, v))
+    if att.k_smoothing:                     # the same float32 per-head mean over tokens as quantized_attention
+        kn = (kn - kn.mean(axis=2, keepdims=True, dtype=np.float32)).astype(np.float32)
     calls = []
     for b in range(qn.shape[0]):
         for h in range(qn.shape[1]):

@@ -48,10 +48,11 @@ def test_supported_odd_sizes_give_the_same_bits_everywhere(backend, fmt, block):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("fmt,kw,owner,valid", [
-    ("dialectfp4", {"bogus": 3}, "selector lut_argmin", "none"),
+    # dialect formats also take the shared-exponent knobs (quant/exponents.py)
+    ("dialectfp4", {"bogus": 3}, "selector lut_argmin", "exponent_span, exponent_offset_bits"),
     ("dialectfp4", {"selector": "two_stage", "thresh": 2}, "selector two_stage", "threshold"),
-    ("dialectfp4", {"selector": "exact_mse", "threshold": 1}, "selector exact_mse", "none"),
-    ("mxfp4", {"bogus": 3}, "selector exact_mse", "none"),
+    ("dialectfp4", {"selector": "exact_mse", "threshold": 1}, "selector exact_mse", "exponent_span, exponent_offset_bits"),
+    ("mxfp4", {"bogus": 3}, "format mxfp4", "none"),
     ("nvfp4", {"bogus": 3}, "format nvfp4", "none"),
 ])
 def test_unknown_knobs_refused_naming_knob_and_valid_ones(backend, fmt, kw, owner, valid):
