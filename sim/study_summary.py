@@ -122,7 +122,10 @@ def _significance_md(table: pd.DataFrame) -> str:
         "margin_psnr_db": table.margin_psnr_db,
         "95% interval": [f"[{lo:+.3f}, {hi:+.3f}]" if np.isfinite(lo) else "n/a"
                          for lo, hi in zip(table.ci_low, table.ci_high)],
-        "win_rate": table.win_rate, "significant": np.where(table.significant, "**yes**", "no")})
+        "win_rate": table.win_rate, "significant": np.where(table.significant, "**yes**", "no"),
+        "prompt-level interval": [f"[{lo:+.3f}, {hi:+.3f}]" if np.isfinite(lo) else "n/a"
+                                  for lo, hi in zip(table.ci_low_prompt, table.ci_high_prompt)],
+        "significant (prompts)": np.where(table.significant_prompt, "**yes**", "no")})
     return _md_table(shown, {"margin_psnr_db": "+.3f", "win_rate": ".3f"})
 
 
@@ -133,7 +136,11 @@ def method_text() -> str:
             f"{st.RESAMPLES} resamples of the pairs with replacement, {int(st.LEVEL * 100)} %, numpy generator seed "
             f"{st.BOOTSTRAP_SEED} (sim/study_stats.py); n/a below {st.MIN_PAIRS} pairs. **yes** = the interval excludes 0. Win rate: fraction of "
             f"pairs where the recipe's PSNR is higher, ties one half. Pairs of one prompt under different seeds "
-            f"are not independent; the interval treats them as if they were.")
+            f"are not independent; the pair interval treats them as if they were, so each comparison also has a "
+            f"prompt-level interval: the prompts resampled with replacement, each with all its seeds' pairs "
+            f"(cluster bootstrap, same resamples and seed; n/a below {st.MIN_PAIRS} prompts). With few prompts a "
+            f"cluster percentile interval is itself imprecise and tends to be too narrow; where the two intervals "
+            f"disagree, the difference is not settled.")
 
 
 def rerun_command(conf: dict, out: str) -> str:

@@ -67,3 +67,29 @@ def test_comparison_table_pairs_by_prompt_and_seed():
     assert ours["pairs"] == 12 and ours["margin_psnr_db"] == pytest.approx(1.0)
     assert ours["ci_low"] == pytest.approx(1.0) and ours["significant"] and ours["win_rate"] == 1.0
     assert t.loc[("mxfp4", "nvfp4"), "margin_psnr_db"] == pytest.approx(-0.5)
+
+
+def test_cluster_interval_with_one_pair_per_group_is_the_pair_bootstrap():
+    from sim.study_stats import bootstrap_interval, cluster_interval
+    d = np.random.default_rng(3).normal(0.4, 1.0, 24)
+    assert cluster_interval(d, np.arange(24)) == bootstrap_interval(d)
+
+
+def test_cluster_interval_is_wider_when_seeds_of_a_prompt_move_together():
+    """8 prompts x 3 seeds whose differences are mostly a per-prompt offset: resampling pairs as if independent
+    understates the spread; resampling prompts does not."""
+    from sim.study_stats import bootstrap_interval, cluster_interval
+    rng = np.random.default_rng(5)
+    offset = rng.normal(0.3, 1.0, 8)
+    d = np.repeat(offset, 3) + rng.normal(0, 0.05, 24)
+    groups = np.repeat(np.arange(8), 3)
+    lo_p, hi_p = bootstrap_interval(d)
+    lo_c, hi_c = cluster_interval(d, groups)
+    assert hi_c - lo_c > 1.4 * (hi_p - lo_p)
+    assert lo_c < d.mean() < hi_c
+
+
+def test_cluster_interval_needs_enough_groups():
+    from sim.study_stats import cluster_interval
+    lo, hi = cluster_interval(np.ones(12), np.repeat(np.arange(4), 3))
+    assert np.isnan(lo) and np.isnan(hi)
