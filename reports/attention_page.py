@@ -88,7 +88,7 @@ def _table(ax, rows: pd.DataFrame, quality: pd.DataFrame):
     src = (quality["source"].iloc[0] if not quality.empty else "no full-path study in this checkout")
     ax.set_title(f"latency / energy: accelerator model, per video ('-' -> x: the recipe quantizes attention "
                  f"itself).\nQuality cost: {src}, the quantized recipe minus the recipe it extends (tiny model, "
-                 "outliers off, one seed; '-': not in the study).", fontsize=7, loc="left")
+                 "outliers off, mean over its prompts and seeds; '-': not in the study).", fontsize=7, loc="left")
 
 
 def _fmt(v, f) -> str:

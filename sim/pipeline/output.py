@@ -69,7 +69,8 @@ def _full_path_notes(recipes) -> list:
     costs = [f"{r.quantized_recipe} {r.delta_psnr_db:+.2f} dB PSNR, task accuracy {r.task_all:.2f} -> "
              f"{r.quantized_task_all:.2f}" for r in q.itertuples()]
     return [f"full_path_* columns: the same recipe with QK^T and PV quantized too (sim estimate --full-path). The "
-            f"quality cost of that on the tiny model ({FULL_PATH_STUDY}, one seed): " + "; ".join(costs) + "."
+            f"quality cost of that on the tiny model ({FULL_PATH_STUDY}, mean over its prompts and seeds): "
+            + "; ".join(costs) + "."
             ] if costs else []
 
 
