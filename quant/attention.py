@@ -134,17 +134,9 @@ def quantized_attention(ctx, block_name: str, q, k, v, txt_len: int):
 def check_attention(recipe) -> None:
     """The attention specs name registered formats; the two operands of each quantized matmul share a scale
     family and a block size."""
-    from .registry import get_format
+    from .registry import check_operand_pair
     att = recipe.attention
     for a, b in (("q", "k"), ("p", "v")):
         sa, sb = getattr(att, a), getattr(att, b)
-        fa = get_format(sa.fmt) if sa is not None else None
-        fb = get_format(sb.fmt) if sb is not None else None
-        if fa is None or fb is None:
-            continue
-        if fa.scale_kind != fb.scale_kind:
-            raise QuantError(f"recipe {recipe.name}: attention.{a} ({sa.fmt}) and attention.{b} ({sb.fmt}) are of "
-                             f"different scale families; one matmul needs one family")
-        if fa.default_block != fb.default_block:
-            raise QuantError(f"recipe {recipe.name}: attention.{a} ({sa.fmt}, block {fa.default_block}) and "
-                             f"attention.{b} ({sb.fmt}, block {fb.default_block}) need the same block size")
+        if sa is not None and sb is not None:
+            check_operand_pair(f"recipe {recipe.name}", f"attention.{a}", sa.fmt, f"attention.{b}", sb.fmt)

@@ -244,6 +244,20 @@ def _float_encoder(backend: str):
     return lambda fmt, x, signed_zero: fmt.encode(x, signed_zero=signed_zero)
 
 
+def check_operand_pair(where: str, a: str, a_fmt: str, b: str, b_fmt: str, block_a=None, block_b=None,
+                       hint: str = "") -> None:
+    """The two operands of one quantized GEMM (a linear's weight and activation, an attention matmul's pair) must
+    share a scale family and a block size (the GEMM contract, quant/gemm.py); `where` names the recipe."""
+    fa, fb = get_format(a_fmt), get_format(b_fmt)
+    if fa.scale_kind != fb.scale_kind:
+        raise QuantError(f"{where}: {a} ({a_fmt}) and {b} ({b_fmt}) are of different scale families "
+                         f"({fa.scale_kind} vs {fb.scale_kind}); one GEMM needs one family")
+    ba, bb = block_a or fa.default_block, block_b or fb.default_block
+    if ba != bb:
+        raise QuantError(f"{where}: {a} block {ba} ({a_fmt}) != {b} block {bb} ({b_fmt}); "
+                         f"{hint or 'one GEMM needs one block size'}")
+
+
 def check_block(fmt, block):
     """The block size every back end uses for `fmt`: the format's default (None for one block per row) when `block`
     is None, else `block` itself, which must be a positive integer, and even for 4-bit formats: the Triton kernels

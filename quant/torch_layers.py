@@ -17,7 +17,7 @@ from .decompose import decompose, extra_macs
 from .errors import QuantError
 from .exponents import split_knobs
 from .recipes import Action, Recipe, TensorSpec, recipe as get_recipe
-from .registry import get_format
+from .registry import check_operand_pair, get_format
 
 
 def _block_of(spec: TensorSpec, recipe: Recipe, k: int) -> int:
@@ -83,7 +83,7 @@ class QuantLinear(nn.Module):
         return out.to(device=x.device, dtype=x.dtype)
 
     def _forward_full(self, x2d: np.ndarray) -> np.ndarray:
-        ctx, r, spec = self.context, self.recipe, self.recipe.activation
+        ctx, spec = self.context, self.recipe.activation
         occ = ctx.begin_call(self.name)
         rows, from_attn = ctx.salient_rows(self.name, x2d, occ)
         allowed, n_groups = self._seda_mask(x2d, occ)
@@ -181,14 +181,8 @@ def _check(recipe: Recipe):
                              f"on exponents the quantizer does not use: turn SeDA off or drop those knobs")
     if w is None or a is None:
         return
-    fw, fa = get_format(w.fmt), get_format(a.fmt)
-    if fw.scale_kind != fa.scale_kind:
-        raise QuantError(f"recipe {recipe.name}: weight format {w.fmt} and activation format {a.fmt} are of "
-                         f"different scale families ({fw.scale_kind} vs {fa.scale_kind}); qgemm needs one family")
-    bw, ba = recipe.block or fw.default_block, recipe.block or fa.default_block
-    if bw != ba:
-        raise QuantError(f"recipe {recipe.name}: weight block {bw} ({w.fmt}) != activation block {ba} ({a.fmt}); "
-                         f"set the recipe's block")
+    check_operand_pair(f"recipe {recipe.name}", "weight", w.fmt, "activation", a.fmt, recipe.block, recipe.block,
+                       hint="set the recipe's block")
 
 
 def quantize_model(model: nn.Module, recipe, backend: str = "reference", context: QuantContext | None = None,
