@@ -155,3 +155,36 @@ def _jsonable(v):
 def _short(v) -> str:
     s = json.dumps(v)
     return s if len(s) <= 80 else s[:77] + "..."
+
+
+def merge_stores(folders, out) -> int:
+    """Copy the cells of several stores with one binding into `out` (a study folder's `cells/`), so the merged
+    study resumes like one run.  A cell stored in two of them must hold the same record (its `seconds` aside);
+    returns the number of cell files in `out`."""
+    from reports.io import atomic_write_bytes
+    stores = [Path(f) for f in folders if (Path(f) / "study.json").is_file()]
+    if not stores:
+        return 0
+    first = json.loads((stores[0] / "study.json").read_text(encoding="utf-8")).get("binding")
+    for s in stores[1:]:
+        if json.loads((s / "study.json").read_text(encoding="utf-8")).get("binding") != first:
+            raise CellStoreError(f"{s / 'study.json'}: field 'binding' differs from {stores[0] / 'study.json'}; "
+                                 f"only cells of one study (checkpoint, prompts, steps, guidance, back end) merge")
+    out, origin = Path(out), {}
+    for s in stores:
+        for f in sorted(s.rglob("*.json")):
+            rel = f.relative_to(s)
+            data = f.read_bytes()
+            if rel in origin and _record(origin[rel][1]) != _record(data):
+                raise CellStoreError(f"{f}: holds another record than {origin[rel][0]} for the same cell; "
+                                     f"keep one of the two files")
+            origin.setdefault(rel, (f, data))
+    for rel, (_, data) in origin.items():
+        atomic_write_bytes(out / rel, data)
+    return len(origin)
+
+
+def _record(data: bytes) -> dict:
+    d = json.loads(data)
+    d.pop("seconds", None) if isinstance(d, dict) else None
+    return d

@@ -21,7 +21,7 @@ TIDY_COLUMNS = ["recipe", "outliers", "prompt", "seed", "metric", "value"]
 
 
 @needs_ckpt
-def test_study_smoke(tmp_path):
+def test_study_smoke(tmp_path, capsys):
     out = tmp_path / "study"
     rc = sim_main(["study", "--recipes", "fp,nvfp4", "--prompts", "1", "--steps", "2", "--outliers", "none",
                    "--seeds", "0", "--workers", "2", "--out", str(out)])
@@ -49,9 +49,17 @@ def test_study_smoke(tmp_path):
     merged = pd.read_csv(tmp_path / "merged" / "summary.csv")
     assert list(merged.recipe) == ["fp", "nvfp4", "w4a16"]
     assert merged.set_index("recipe").loc["nvfp4", "psnr_db"] == pytest.approx(psnr["nvfp4"])
+    # the merged folder holds both runs' cells and resumes as one study: nothing is sampled again
+    assert len(list((tmp_path / "merged" / "cells" / "recipes").rglob("*.json"))) == 3
+    capsys.readouterr()
+    assert sim_main(["study", "--recipes", "fp,nvfp4,w4a16", "--prompts", "1", "--steps", "2", "--outliers", "none",
+                     "--seeds", "0", "--executor", "inline", "--no-progress", "--out", str(tmp_path / "merged")]) == 0
+    captured = capsys.readouterr()
+    assert "3 of 3 cells already stored" in captured.out + captured.err
+    assert pd.read_csv(tmp_path / "merged" / "summary.csv").equals(merged)
     assert sim_main(["study", "--recipes", "w4a16", "--prompts", "1", "--steps", "3", "--outliers", "none",
                      "--seeds", "0", "--executor", "inline", "--out", str(tmp_path / "other")]) == 0
-    # the old spelling still works (with a deprecation note) and refuses different settings
+    # the old spelling still works (with a deprecation note) and refuses different settings (cells included)
     assert sim_main(["study", "--merge", f"{out},{tmp_path / 'other'}", "--out", str(tmp_path / "bad")]) == 2
 
 
@@ -148,3 +156,19 @@ def test_summary_margins_gap_and_features():
     assert feat.loc["semanticdialect-d16", "delta_psnr_db"] == pytest.approx(1.0)
     assert feat.loc["semanticdialect-d16", "delta_act_bits_with_residual"] == pytest.approx(0.25)
     assert "| semanticdialect |" in ss.markdown(summary, ss.margins_table(tidy), ss.gap_closed(summary), "# t")
+
+
+def test_merge_stores_refuses_two_different_records_of_one_cell(tmp_path):
+    import json
+    from sim.study_cells import CellStoreError, merge_stores
+    for name, psnr in (("a", 20.0), ("b", 21.0)):
+        cells = tmp_path / name / "cells"
+        (cells / "recipes" / "none" / "mxfp4").mkdir(parents=True)
+        (cells / "study.json").write_text(json.dumps({"format": "sim-study-cells/1", "binding": {"steps": 2}}))
+        (cells / "recipes" / "none" / "mxfp4" / "seed0.json").write_text(json.dumps({"psnr": psnr, "seconds": 1}))
+    with pytest.raises(CellStoreError, match="another record"):
+        merge_stores([tmp_path / "a" / "cells", tmp_path / "b" / "cells"], tmp_path / "m")
+    # the same record with another run time merges
+    (tmp_path / "b" / "cells" / "recipes" / "none" / "mxfp4" / "seed0.json").write_text(
+        json.dumps({"psnr": 20.0, "seconds": 7}))
+    assert merge_stores([tmp_path / "a" / "cells", tmp_path / "b" / "cells"], tmp_path / "m") == 2

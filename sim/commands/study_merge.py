@@ -55,6 +55,8 @@ def merge(dirs, out) -> int:
     tidy, costs = _tables(dirs)
     notes = list(dict.fromkeys(n for m in manifests for n in m.get("notes", [])))
     _write(str(out), conf, tidy, costs, notes + [f"merged from {len(dirs)} partial runs with identical settings"])
+    from ..study_cells import merge_stores       # the merged folder resumes like one run
+    merge_stores([os.path.join(d, "cells") for d in dirs], os.path.join(str(out), "cells"))
     return 0
 
 
