@@ -9,6 +9,8 @@ its codes equal the spec's bit for bit (tests/test_fast_scaled.py compares them 
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numba import njit
 
@@ -61,13 +63,20 @@ def encode(fmt, x, signed_zero: bool = False) -> np.ndarray:
     flat = np.ascontiguousarray(x.reshape(-1))
     if not np.issubdtype(flat.dtype, np.floating):
         flat = flat.astype(np.float64)
-    grid = np.where(np.isfinite(fmt.values), fmt.values, np.inf).astype(np.float64)
+    grid, mids, tie_up = _tables(fmt)
     out = np.empty(flat.shape[0], dtype=np.int64)
     args = (float(fmt.max_value), fmt.exp_bits + fmt.man_bits, bool(signed_zero), out)
     if flat.dtype == np.float32:
-        mids = (grid[1:] + grid[:-1]) / 2                 # exact: grid values are short dyadic numbers (or inf)
-        tie_up = (np.arange(len(grid) - 1) % 2 == 1)      # the spec's tie goes to the even code
         _encode_mids(flat, mids, tie_up, len(grid), *args)
     else:
         _encode_grid(flat, grid, *args)
     return out.reshape(x.shape)
+
+
+@lru_cache(maxsize=None)
+def _tables(fmt):
+    """(grid, midpoints, tie_up) of a format, built once: the finite magnitudes (inf for non-finite codes), the
+    midpoints of neighbours (exact: grid values are short dyadic numbers, or inf) and whether a tie there goes up
+    (the spec's tie goes to the even code)."""
+    grid = np.where(np.isfinite(fmt.values), fmt.values, np.inf).astype(np.float64)
+    return grid, (grid[1:] + grid[:-1]) / 2, np.arange(len(grid) - 1) % 2 == 1

@@ -184,7 +184,9 @@ def merge_stores(folders, out) -> int:
     return len(origin)
 
 
-def _record(data: bytes) -> dict:
+def _record(data: bytes):
+    """A stored record without its run time (the part two runs of one cell may differ in)."""
     d = json.loads(data)
-    d.pop("seconds", None) if isinstance(d, dict) else None
+    if isinstance(d, dict):
+        d.pop("seconds", None)
     return d

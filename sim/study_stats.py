@@ -42,10 +42,20 @@ class PairedComparison:
     low: float            # percentile bootstrap interval of the margin (nan when pairs_finite < MIN_PAIRS)
     high: float
     win_rate: float       # fraction of pairs with A > B, ties one half
+    low_prompt: float = float("nan")    # cluster_interval with the prompts as clusters (nan without groups)
+    high_prompt: float = float("nan")
 
     @property
     def significant(self) -> bool:
-        return bool(np.isfinite(self.low) and (self.low > 0 or self.high < 0))
+        return _excludes_zero(self.low, self.high)
+
+    @property
+    def significant_prompt(self) -> bool:
+        return _excludes_zero(self.low_prompt, self.high_prompt)
+
+
+def _excludes_zero(low, high) -> bool:
+    return bool(np.isfinite(low) and (low > 0 or high < 0))
 
 
 def win_rate(a, b) -> float:
@@ -87,15 +97,20 @@ def cluster_interval(d, groups, resamples: int = RESAMPLES, level: float = LEVEL
     return float(low), float(high)
 
 
-def compare_paired(a, b, resamples: int = RESAMPLES, level: float = LEVEL, seed: int = BOOTSTRAP_SEED):
-    """PairedComparison of A against B; a[i] and b[i] belong to the same (prompt, seed)."""
+def compare_paired(a, b, resamples: int = RESAMPLES, level: float = LEVEL, seed: int = BOOTSTRAP_SEED,
+                   groups=None):
+    """PairedComparison of A against B; a[i] and b[i] belong to the same (prompt, seed).  groups (e.g. the prompt
+    of each pair) adds the cluster interval over them."""
     a, b = _pair(a, b)
     with np.errstate(invalid="ignore"):
         d = a - b
-    d = d[np.isfinite(d)]
-    low, high = bootstrap_interval(d, resamples, level, seed) if len(d) else (float("nan"), float("nan"))
+    ok = np.isfinite(d)
+    d, nan2 = d[ok], (float("nan"), float("nan"))
+    low, high = bootstrap_interval(d, resamples, level, seed) if len(d) else nan2
+    clustered = (cluster_interval(d, np.asarray(groups)[ok], resamples, level, seed)
+                 if groups is not None and len(d) else nan2)
     return PairedComparison(len(a), len(d), float(d.mean()) if len(d) else float("nan"), low, high,
-                            win_rate(a, b))
+                            win_rate(a, b), *clustered)
 
 
 def comparison_table(wide, versus, metric: str = "psnr_db", skip=("fp",)):
@@ -110,24 +125,14 @@ def comparison_table(wide, versus, metric: str = "psnr_db", skip=("fp",)):
                 if rec == ref or rec in skip:
                     continue
                 idx = vals.index.intersection(by[ref].index)
-                a, b = vals.loc[idx].to_numpy(), by[ref].loc[idx].to_numpy()
-                c = compare_paired(a, b)
-                lo, hi = _prompt_interval(a, b, idx.get_level_values("prompt").to_numpy())
+                c = compare_paired(vals.loc[idx].to_numpy(), by[ref].loc[idx].to_numpy(),
+                                   groups=idx.get_level_values("prompt").to_numpy())
                 rows.append({"outliers": mode, "recipe": rec, "versus": ref, "pairs": c.pairs,
                              "pairs_finite": c.pairs_finite, f"margin_{metric}": c.margin, "ci_low": c.low,
                              "ci_high": c.high, "significant": c.significant, "win_rate": c.win_rate,
-                             "ci_low_prompt": lo, "ci_high_prompt": hi,
-                             "significant_prompt": bool(np.isfinite(lo) and (lo > 0 or hi < 0))})
+                             "ci_low_prompt": c.low_prompt, "ci_high_prompt": c.high_prompt,
+                             "significant_prompt": c.significant_prompt})
     return pd.DataFrame(rows)
-
-
-def _prompt_interval(a, b, prompts) -> tuple:
-    """cluster_interval of the finite pair differences, prompts as the clusters."""
-    a, b = _pair(a, b)
-    with np.errstate(invalid="ignore"):
-        d = a - b
-    ok = np.isfinite(d)
-    return cluster_interval(d[ok], prompts[ok]) if ok.any() else (float("nan"), float("nan"))
 
 
 def _pair(a, b):
